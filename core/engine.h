@@ -1,0 +1,99 @@
+/*
+ * engine: runs a Sovereign spec for real. A scheduler thread and a bounded
+ * pool of worker threads start every job whose dependencies all succeeded:
+ * `run:` jobs through /bin/sh -c in their own process group (stdout INFO,
+ * stderr WARN, line by line into the execution's NDJSON log; timeout =>
+ * SIGTERM to the group, SIGKILL 5 s later), simulated jobs by sleeping their
+ * scaled duration and emitting their log lines. Each attempt is an Execution.
+ * It also runs the cutover state machine (cutover steps are jobs
+ * `cutover-step-<name>` of group `cutover`, chained linearly) and keeps
+ * everything durable through the store (DESIGN §5).
+ *
+ * Threading: all public functions are thread-safe. Internal state sits under
+ * one mutex that is held only for short copies; disk writes happen outside it.
+ * Ownership: the engine borrows the spec (it must outlive the engine).
+ */
+#ifndef CATALYST_ENGINE_H
+#define CATALYST_ENGINE_H
+
+#include "model.h"
+#include "snapshot.h"
+#include "spec.h"
+#include "util.h"
+
+struct engine;
+struct arena;
+
+struct engine_config {
+    int workers;               /* --jobs N, default 4 */
+    double speed;              /* time scale for simulated jobs and holds, default 1 */
+    const char *state_dir;     /* NULL: in memory only (tests, benches) */
+    bool fresh;                /* move an existing state dir aside first */
+    bool read_only;            /* refuse retry / cutover start (403 read-only) */
+    const char *mode;          /* source mode word for snapshots: "standalone" | "serve" */
+};
+
+/*
+ * Opens (or creates) the state dir, recovers it (running executions become
+ * failed with an "[interrupted]" line and are retried if retries remain),
+ * and prepares the jobs. Does not start anything. NULL with err filled on a
+ * corrupted or newer-format state dir (EXIT_USAGE, never overwritten).
+ */
+struct engine *engine_new(const struct spec *spec, const struct engine_config *cfg,
+                          struct error *err);
+/* Starts the scheduler and workers (and a crashed cutover run, which resumes). */
+int engine_start(struct engine *e, struct error *err);
+/*
+ * Stops cleanly: no new job starts, children are ended (SIGTERM, then SIGKILL),
+ * their executions recorded failed with an "[interrupted]" line, state saved.
+ * Idempotent. Safe from any thread but not from a signal handler.
+ */
+void engine_stop(struct engine *e);
+void engine_free(struct engine *e);
+
+/* Increases with every observable change. */
+uint64_t engine_generation(struct engine *e);
+/* Blocks until the generation differs from gen or timeout_ms passed; returns the new one. */
+uint64_t engine_wait(struct engine *e, uint64_t gen, int timeout_ms);
+/* Called (from an engine thread, without engine locks held) after each change. */
+void engine_set_notify(struct engine *e, void (*fn)(void *ctx), void *ctx);
+
+/*
+ * Fills the public fields of an unfinalized snapshot (deployment, jobs with
+ * read-time group rollup and cascading failure, executions, cutover, orgs,
+ * blueprints, activity, and detail for watch_job when non-NULL). Holds the
+ * engine lock only while copying. Returns 0 or -1 on out-of-memory.
+ */
+int engine_fill_snapshot(struct engine *e, struct snapshot *s, const char *watch_job);
+
+/* Results of actions: an HTTP-like code plus words. */
+struct engine_result {
+    int code;                  /* 200 ok; 403 read-only; 404 job-not-found; 409 ...; 424 ... */
+    char error[64];            /* kebab code, "" on success */
+    char detail[512];          /* human text */
+    char execution_id[33];     /* retry: the new execution */
+    int64_t requested_at;
+};
+/* Retry a failed job (new Execution, first line "[retry] requested by <who> at <ts> — ..."). */
+void engine_retry(struct engine *e, const char *job, const char *requested_by,
+                  struct engine_result *out);
+/* Cutover start per DESIGN §5: 200 (already complete or started), 409, 424, 403. */
+void engine_cutover_start(struct engine *e, struct engine_result *out);
+
+/* WIRE §3.6 log page with its clamping rules; 404 when the execution is unknown. */
+int engine_log_page(struct engine *e, const char *execution_id, int64_t from_line, int64_t limit,
+                    struct arena *a, struct log_page *out);
+
+/* Outcome summaries for `wait`. */
+struct engine_progress {
+    int jobs_total, jobs_succeeded, jobs_failed, jobs_running, jobs_pending;
+    bool jobs_done;            /* nothing pending or running that can still run */
+    bool cutover_complete;
+    bool cutover_failed;       /* halted on a failed step with no run in progress */
+    bool cutover_blocked;      /* can never start (its `after` groups failed) */
+};
+void engine_progress(struct engine *e, struct engine_progress *out);
+
+const char *engine_deployment_id(struct engine *e);
+
+#endif

@@ -1,0 +1,96 @@
+/*
+ * util: the small shared pieces every core module needs: the error record
+ * (message plus location, returned instead of printed), exit classes, wall
+ * and monotonic clocks, RFC3339 and duration parsing/formatting, random hex
+ * ids, and a growable string buffer for encoders.
+ *
+ * Thread safety: all functions are reentrant; the pinned clock is read from
+ * the environment once.
+ */
+#ifndef CATALYST_UTIL_H
+#define CATALYST_UTIL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Exit classes (DESIGN §2). Lower layers put one in error.code. */
+enum exit_class {
+    EXIT_OK = 0,
+    EXIT_FAILED = 1,   /* the awaited outcome failed */
+    EXIT_USAGE = 2,    /* usage error or invalid input */
+    EXIT_API = 3,      /* API unreachable or answered an error */
+    EXIT_AUTH = 4,     /* authentication refused */
+    EXIT_TIMEOUT = 5,  /* wait timed out */
+};
+
+struct error {
+    int code;          /* enum exit_class, 0 when no error */
+    char file[256];    /* "" when not about a file */
+    int line, column;  /* 1-based; 0 when unknown */
+    char msg[1024];
+};
+
+void error_clear(struct error *e);
+void error_set(struct error *e, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void error_at(struct error *e, int code, const char *file, int line, int column,
+              const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+/* "file:line:column: msg", "file: msg" or "msg" into buf; returns buf. */
+const char *error_format(const struct error *e, char *buf, size_t n);
+
+/* Wall clock in ms. CATALYST_TUI_NOW=<RFC3339> pins it (frozen) for golden tests. */
+int64_t time_now_ms(void);
+/* Monotonic clock in ms, for scheduling and timeouts. */
+int64_t mono_ms(void);
+/*
+ * RFC3339 with optional fraction and Z or ±hh:mm offset. Go's zero time and
+ * "" decode to 0 (absent). Returns 0 on success, -1 on a malformed value.
+ */
+int time_parse(const char *s, int64_t *out_ms);
+/* "2026-05-12T09:02:30Z", with ".mmm" only when ms%1000 != 0. buf >= 32. */
+char *time_format(int64_t ms, char *buf, size_t n);
+/* "09:02:30" (UTC) */
+char *time_format_hms(int64_t ms, char *buf, size_t n);
+
+/* "5s", "10m", "1h30m", "250ms", "2h". Returns 0, or -1 when malformed. */
+int duration_parse(const char *s, int64_t *out_ms);
+/* Operator form: "0s", "12s", "1m 24s", "2h 5m". ms < 0 gives "—" (or "-" if ascii). */
+char *duration_format(int64_t ms, char *buf, size_t n);
+
+/* nbytes random bytes as 2*nbytes lowercase hex into out (size >= 2*nbytes+1). */
+void id_hex(char *out, size_t nbytes);
+
+struct strbuf {
+    char *buf;   /* NUL-terminated, owned; NULL until first append */
+    size_t len, cap;
+    bool oom;    /* set once an allocation failed; further appends are no-ops */
+};
+
+void sb_init(struct strbuf *sb);
+void sb_fini(struct strbuf *sb);
+void sb_reset(struct strbuf *sb);
+void sb_append(struct strbuf *sb, const char *s, size_t n);
+void sb_puts(struct strbuf *sb, const char *s);
+void sb_putc(struct strbuf *sb, char c);
+void sb_printf(struct strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends s as a JSON string literal (quotes included); invalid UTF-8 becomes U+FFFD. */
+void sb_json_str(struct strbuf *sb, const char *s);
+/* Takes the buffer (caller frees); the strbuf is left empty. */
+char *sb_take(struct strbuf *sb);
+
+/* Reads a whole file (at most max bytes; larger => -1 with errno EFBIG). */
+int read_file(const char *path, size_t max, char **out, size_t *len);
+/*
+ * Atomic durable write: tmp file in the same dir (mode), fsync, rename over,
+ * fsync the directory. Returns 0 or -1 with errno.
+ */
+int write_file_atomic(const char *path, const void *data, size_t len, int mode);
+/* mkdir -p with mode for each created level. */
+int mkdir_p(const char *path, int mode);
+
+/* Bytes of valid UTF-8 at s (0 when s[0] does not start a valid sequence). */
+size_t utf8_valid_len(const unsigned char *s, size_t n);
+
+#endif

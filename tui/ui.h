@@ -1,0 +1,46 @@
+/*
+ * ui: the console's UI loop (DESIGN §4) and the chrome around views: header,
+ * status bar, help overlay, ':' command line, confirmation dialogs. It waits
+ * on input and a self-pipe and redraws only on input, a new snapshot
+ * generation, a resize or the once-a-second age tick.
+ *
+ * Views reach the UI only through the calls below (from their key()).
+ * Threading: UI thread only, except ui_wake which any thread may call.
+ */
+#ifndef CATALYST_UI_H
+#define CATALYST_UI_H
+
+#include "source.h"
+
+struct ui;
+
+struct ui_options {
+    const char *theme;        /* name or file, NULL => default */
+    int color;                /* 0 auto, 1 never, 2 always */
+    bool ascii;               /* force the ASCII glyph ladder */
+    bool read_only;
+    const char *initial_view; /* "dashboard" or "job:<name>" ... */
+    int refresh_s;            /* for the status bar ("every 2s") */
+};
+
+/* Runs the console until quit. Returns an exit class (EXIT_OK, EXIT_USAGE ...). */
+int ui_run(struct source *src, const struct ui_options *opt, struct error *err);
+
+/* Any thread: wake the loop (a new snapshot was published). */
+void ui_wake(void *ui_ctx);
+
+/* ---- for views ---- */
+/* Push a view on the navigation stack ("job" with arg = job id). */
+void ui_open_view(struct ui *ui, const char *name, const char *arg);
+/* Pop back (Esc/q). */
+void ui_back(struct ui *ui);
+/* Ask for a typed confirmation, then retry the job through the source. */
+void ui_request_retry(struct ui *ui, const char *job_id);
+/* Open the "Achieve true sovereignty" dialog. */
+void ui_request_cutover(struct ui *ui);
+/* A one-line message in the status bar. */
+void ui_message(struct ui *ui, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The source, to tell it which job to watch. */
+struct source *ui_source(struct ui *ui);
+
+#endif
