@@ -1,5 +1,4 @@
 /* util: errors, clocks, time and duration text, ids, string buffer, files (see util.h). */
-#define _GNU_SOURCE
 #include "util.h"
 
 #include <errno.h>

@@ -1,0 +1,612 @@
+/*
+ * catalyst-tui: the command line (DESIGN §2). The only place that prints
+ * errors and chooses the exit status; everything below returns a struct error.
+ *
+ *   catalyst-tui [options]                 standalone console on the demo
+ *   catalyst-tui --spec FILE | --api URL | --context NAME
+ *   catalyst-tui serve [--listen HOST:PORT]
+ *   catalyst-tui wait jobs|cutover [--timeout D]
+ *   catalyst-tui --once [--view VIEW] [-o text|json]
+ */
+#include "config.h"
+#include "engine.h"
+#include "once.h"
+#include "remote.h"
+#include "server.h"
+#include "source_local.h"
+#include "spec.h"
+#include "ui.h"
+#include "wire.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <langinfo.h>
+#include <limits.h>
+#include <locale.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#ifndef CATALYST_VERSION
+#define CATALYST_VERSION "0.1.0"
+#endif
+
+enum command { CMD_CONSOLE, CMD_SERVE, CMD_WAIT };
+
+struct options {
+    enum command cmd;
+    const char *wait_what;      /* "jobs" | "cutover" */
+    const char *spec;
+    const char *api;
+    const char *context;
+    const char *deployment;
+    const char *state_dir;
+    bool fresh;
+    double speed;
+    int jobs;
+    double refresh;
+    bool refresh_set;
+    const char *theme;
+    int color;                  /* 0 auto, 1 never, 2 always */
+    bool ascii;
+    bool read_only;
+    const char *token_file;
+    const char *session_file;
+    const char *cacert;
+    bool insecure;
+    bool once;
+    const char *view;
+    bool json;
+    int64_t timeout_ms;         /* wait: -1 none */
+    const char *listen;
+    const char *config;
+};
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+static void install_stop_handlers(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+static int fail(const struct error *e)
+{
+    char buf[1400];
+    fprintf(stderr, "catalyst-tui: %s\n", error_format(e, buf, sizeof(buf)));
+    return e->code ? e->code : EXIT_FAILED;
+}
+
+static int usage_error(const char *fmt, const char *arg)
+{
+    fprintf(stderr, "catalyst-tui: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\nTry 'catalyst-tui --help'.\n");
+    return EXIT_USAGE;
+}
+
+static void print_help(void)
+{
+    puts("Usage:\n"
+         "  catalyst-tui [options]                  standalone console, embedded demo Sovereign\n"
+         "  catalyst-tui --spec FILE [options]      standalone, your Sovereign spec\n"
+         "  catalyst-tui --api URL [options]        remote catalyst-api (base URL incl. /api/v1)\n"
+         "  catalyst-tui --context NAME             a named context from the config file\n"
+         "  catalyst-tui serve [--listen HOST:PORT] [--spec FILE] [options]\n"
+         "  catalyst-tui wait jobs|cutover [--timeout DURATION] [options]\n"
+         "  catalyst-tui --once [--view VIEW] [-o text|json] [options]\n"
+         "\n"
+         "Options:\n"
+         "  --state-dir DIR      standalone state (default $XDG_STATE_HOME/catalyst-tui/<name>)\n"
+         "  --fresh              move an existing state dir aside (<dir>.old-<timestamp>)\n"
+         "  --speed N            time scale for simulated jobs, default 1\n"
+         "  --jobs N             parallel jobs in the engine, default 4\n"
+         "  --refresh SECONDS    poll interval, default 2\n"
+         "  --theme NAME|FILE    default, light, high-contrast, colorblind, mono, or a YAML file\n"
+         "  --color auto|never|always   --ascii   --read-only\n"
+         "  --token-file F  --session-file F  --cacert F  --insecure  --deployment ID  (remote)\n"
+         "  --config FILE        contexts file (default $XDG_CONFIG_HOME/catalyst-tui/config.yaml)\n"
+         "  --listen HOST:PORT   serve: where to listen (default 127.0.0.1:8080)\n"
+         "  --once  --view VIEW  -o text|json   --timeout DURATION   --help  --version\n"
+         "\n"
+         "VIEW: dashboard, jobs, dag, timeline, tree, cutover, job:<name-or-id>\n"
+         "Exit status: 0 ok, 1 outcome failed, 2 usage or invalid input, 3 API error,\n"
+         "4 authentication refused, 5 wait timed out.");
+}
+
+static int parse_double(const char *s, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !(v > 0) || v > 1e6)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int parse_args(int argc, char **argv, struct options *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->speed = 1;
+    o->jobs = 4;
+    o->refresh = 2;
+    o->timeout_ms = -1;
+    int first = 1;
+    if (argc > 1 && strcmp(argv[1], "serve") == 0) {
+        o->cmd = CMD_SERVE;
+        first = 2;
+    } else if (argc > 1 && strcmp(argv[1], "wait") == 0) {
+        o->cmd = CMD_WAIT;
+        if (argc < 3 || (strcmp(argv[2], "jobs") != 0 && strcmp(argv[2], "cutover") != 0))
+            return usage_error("wait needs 'jobs' or 'cutover'%s", "");
+        o->wait_what = argv[2];
+        first = 3;
+    }
+    enum {
+        O_SPEC = 256, O_API, O_CONTEXT, O_DEPLOYMENT, O_STATE_DIR, O_FRESH, O_SPEED, O_JOBS,
+        O_REFRESH, O_THEME, O_COLOR, O_ASCII, O_READ_ONLY, O_TOKEN, O_SESSION, O_CACERT,
+        O_INSECURE, O_ONCE, O_VIEW, O_TIMEOUT, O_LISTEN, O_CONFIG, O_HELP, O_VERSION,
+    };
+    static const struct option longopts[] = {
+        {"spec", required_argument, 0, O_SPEC},
+        {"api", required_argument, 0, O_API},
+        {"context", required_argument, 0, O_CONTEXT},
+        {"deployment", required_argument, 0, O_DEPLOYMENT},
+        {"state-dir", required_argument, 0, O_STATE_DIR},
+        {"fresh", no_argument, 0, O_FRESH},
+        {"speed", required_argument, 0, O_SPEED},
+        {"jobs", required_argument, 0, O_JOBS},
+        {"refresh", required_argument, 0, O_REFRESH},
+        {"theme", required_argument, 0, O_THEME},
+        {"color", required_argument, 0, O_COLOR},
+        {"ascii", no_argument, 0, O_ASCII},
+        {"read-only", no_argument, 0, O_READ_ONLY},
+        {"token-file", required_argument, 0, O_TOKEN},
+        {"session-file", required_argument, 0, O_SESSION},
+        {"cacert", required_argument, 0, O_CACERT},
+        {"insecure", no_argument, 0, O_INSECURE},
+        {"once", no_argument, 0, O_ONCE},
+        {"view", required_argument, 0, O_VIEW},
+        {"output", required_argument, 0, 'o'},
+        {"timeout", required_argument, 0, O_TIMEOUT},
+        {"listen", required_argument, 0, O_LISTEN},
+        {"config", required_argument, 0, O_CONFIG},
+        {"help", no_argument, 0, O_HELP},
+        {"version", no_argument, 0, O_VERSION},
+        {0, 0, 0, 0},
+    };
+    optind = first;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, ":o:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case O_SPEC: o->spec = optarg; break;
+        case O_API: o->api = optarg; break;
+        case O_CONTEXT: o->context = optarg; break;
+        case O_DEPLOYMENT: o->deployment = optarg; break;
+        case O_STATE_DIR: o->state_dir = optarg; break;
+        case O_FRESH: o->fresh = true; break;
+        case O_SPEED:
+            if (parse_double(optarg, &o->speed) < 0)
+                return usage_error("--speed: expected a positive number, got \"%s\"", optarg);
+            break;
+        case O_JOBS: {
+            double v;
+            if (parse_double(optarg, &v) < 0 || v != (int)v || v > 256)
+                return usage_error("--jobs: expected a whole number 1..256, got \"%s\"", optarg);
+            o->jobs = (int)v;
+            break;
+        }
+        case O_REFRESH:
+            if (parse_double(optarg, &o->refresh) < 0)
+                return usage_error("--refresh: expected seconds > 0, got \"%s\"", optarg);
+            o->refresh_set = true;
+            break;
+        case O_THEME: o->theme = optarg; break;
+        case O_COLOR:
+            if (strcmp(optarg, "auto") == 0)
+                o->color = 0;
+            else if (strcmp(optarg, "never") == 0)
+                o->color = 1;
+            else if (strcmp(optarg, "always") == 0)
+                o->color = 2;
+            else
+                return usage_error("--color: expected auto, never or always, got \"%s\"", optarg);
+            break;
+        case O_ASCII: o->ascii = true; break;
+        case O_READ_ONLY: o->read_only = true; break;
+        case O_TOKEN: o->token_file = optarg; break;
+        case O_SESSION: o->session_file = optarg; break;
+        case O_CACERT: o->cacert = optarg; break;
+        case O_INSECURE: o->insecure = true; break;
+        case O_ONCE: o->once = true; break;
+        case O_VIEW: o->view = optarg; break;
+        case 'o':
+            if (strcmp(optarg, "json") == 0)
+                o->json = true;
+            else if (strcmp(optarg, "text") != 0)
+                return usage_error("-o: expected text or json, got \"%s\"", optarg);
+            break;
+        case O_TIMEOUT: {
+            int64_t ms;
+            if (duration_parse(optarg, &ms) < 0)
+                return usage_error("--timeout: expected a duration like 30s or 5m, got \"%s\"",
+                                   optarg);
+            o->timeout_ms = ms;
+            break;
+        }
+        case O_LISTEN: o->listen = optarg; break;
+        case O_CONFIG: o->config = optarg; break;
+        case 'h':
+        case O_HELP: print_help(); exit(0);
+        case O_VERSION: printf("catalyst-tui %s\n", CATALYST_VERSION); exit(0);
+        case ':': return usage_error("option %s needs a value", argv[optind - 1]);
+        default: return usage_error("unknown option %s", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return usage_error("unexpected argument \"%s\"", argv[optind]);
+    if (o->api && o->spec)
+        return usage_error("--api and --spec exclude each other%s", "");
+    if (o->cmd == CMD_SERVE && o->api)
+        return usage_error("serve runs its own core; --api makes no sense with it%s", "");
+    return 0;
+}
+
+/* $XDG_STATE_HOME/catalyst-tui/<name>, else ~/.local/state/catalyst-tui/<name>. */
+static void default_state_dir(const char *name, char *out, size_t n)
+{
+    const char *xdg = getenv("XDG_STATE_HOME");
+    const char *home = getenv("HOME");
+    if (xdg && *xdg)
+        snprintf(out, n, "%s/catalyst-tui/%s", xdg, name);
+    else
+        snprintf(out, n, "%s/.local/state/catalyst-tui/%s", home && *home ? home : ".", name);
+}
+
+static bool locale_is_utf8(void)
+{
+    const char *cs = nl_langinfo(CODESET);
+    return cs && (strcasecmp(cs, "UTF-8") == 0 || strcasecmp(cs, "utf8") == 0);
+}
+
+static int terminal_width(void)
+{
+    struct winsize ws;
+    if (isatty(STDOUT_FILENO) && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+        return ws.ws_col;
+    const char *c = getenv("COLUMNS");
+    int v = c ? atoi(c) : 0;
+    return v > 0 ? v : 120;
+}
+
+/* Prints one snapshot as --once asks. Returns an exit class. */
+static int print_once(const struct snapshot *s, const struct options *o)
+{
+    struct error err;
+    error_clear(&err);
+    if (o->json) {
+        struct strbuf sb;
+        sb_init(&sb);
+        wire_encode_snapshot(&sb, s, true);
+        fwrite(sb.buf, 1, sb.len, stdout);
+        sb_fini(&sb);
+    } else if (once_render(s, o->view, terminal_width(), o->ascii || !locale_is_utf8(), stdout,
+                           &err) < 0) {
+        return fail(&err);
+    }
+    if (fflush(stdout) != 0)
+        return EXIT_FAILED;
+    return s->source.ok ? EXIT_OK : (s->source.auth_failed ? EXIT_AUTH : EXIT_API);
+}
+
+/* The outcome `wait` is waiting for, read from a snapshot: -1 not yet, else an exit class. */
+static int wait_outcome(const struct snapshot *s, bool cutover)
+{
+    int pending = 0, failed = 0;
+    for (size_t i = 0; i < s->n_jobs; i++) {
+        const struct job *j = &s->jobs[i];
+        if (j->is_group || j->kind == KIND_STEP || strncmp(j->job_name, "cutover-step-", 13) == 0)
+            continue;
+        if (j->status == JOB_PENDING || j->status == JOB_RUNNING)
+            pending++;
+        else if (j->status == JOB_FAILED)
+            failed++;
+    }
+    if (!cutover) {
+        if (pending)
+            return -1;
+        return failed ? EXIT_FAILED : EXIT_OK;
+    }
+    const struct cutover_status *c = &s->cutover;
+    if (c->complete || c->state == SOV_SOVEREIGN)
+        return EXIT_OK;
+    if (c->failed_step[0] && !c->running)
+        return EXIT_FAILED;
+    if (!pending && failed)
+        return EXIT_FAILED; /* the cutover's prerequisites can no longer succeed */
+    return -1;
+}
+
+struct standalone {
+    struct spec *spec;
+    struct engine *engine;
+    struct source *source;
+};
+
+static void standalone_close(struct standalone *st)
+{
+    source_free(st->source);
+    if (st->engine) {
+        engine_stop(st->engine);
+        engine_free(st->engine);
+    }
+    spec_free(st->spec);
+    memset(st, 0, sizeof(*st));
+}
+
+static int standalone_open(struct standalone *st, const struct options *o, const char *mode,
+                           struct error *err)
+{
+    memset(st, 0, sizeof(*st));
+    st->spec = o->spec ? spec_load_file(o->spec, err) : spec_load_demo(err);
+    if (!st->spec)
+        return -1;
+    char dir[PATH_MAX];
+    if (o->state_dir)
+        snprintf(dir, sizeof(dir), "%s", o->state_dir);
+    else
+        default_state_dir(st->spec->name, dir, sizeof(dir));
+    struct engine_config cfg = {
+        .workers = o->jobs, .speed = o->speed, .state_dir = dir, .fresh = o->fresh,
+        .read_only = o->read_only, .mode = mode,
+    };
+    st->engine = engine_new(st->spec, &cfg, err);
+    if (!st->engine) {
+        standalone_close(st);
+        return -1;
+    }
+    return 0;
+}
+
+static int run_wait(struct source *src, struct engine *engine, const struct options *o)
+{
+    bool cutover = strcmp(o->wait_what, "cutover") == 0;
+    int64_t deadline = o->timeout_ms >= 0 ? mono_ms() + o->timeout_ms : -1;
+    struct snapshot *prev = NULL;
+    uint64_t gen = 0;
+    int rc = -1;
+    for (;;) {
+        struct snapshot *s;
+        if (engine) {
+            s = source_local_wait(src, gen, 500);
+        } else {
+            s = source_snapshot(src);
+            if (s && s->generation == gen) {
+                snapshot_release(s);
+                s = NULL;
+                usleep(100 * 1000);
+            }
+        }
+        if (s) {
+            gen = s->generation;
+            once_changes(prev, s, cutover, stdout);
+            if (!engine && !s->source.ok && !s->source.stale) {
+                rc = s->source.auth_failed ? EXIT_AUTH : EXIT_API;
+                fprintf(stderr, "catalyst-tui: %s\n", s->source.error);
+            } else {
+                rc = wait_outcome(s, cutover);
+            }
+            snapshot_release(prev);
+            prev = s;
+        }
+        if (rc >= 0)
+            break;
+        if (stop_requested) {
+            fprintf(stderr, "catalyst-tui: interrupted\n");
+            rc = EXIT_FAILED;
+            break;
+        }
+        if (deadline >= 0 && mono_ms() >= deadline) {
+            fprintf(stderr, "catalyst-tui: wait %s timed out\n", o->wait_what);
+            rc = EXIT_TIMEOUT;
+            break;
+        }
+    }
+    snapshot_release(prev);
+    return rc;
+}
+
+static int run_standalone(const struct options *o)
+{
+    struct error err;
+    error_clear(&err);
+    struct standalone st;
+    const char *mode = o->cmd == CMD_SERVE ? "serve" : "standalone";
+    if (standalone_open(&st, o, mode, &err) < 0)
+        return fail(&err);
+    int rc = EXIT_OK;
+
+    if (o->cmd == CMD_CONSOLE && o->once) {
+        /* One picture of the state as it is: nothing is started. */
+        struct snapshot *s = snapshot_new();
+        const char *watch = o->view && strncmp(o->view, "job:", 4) == 0 ? o->view + 4 : NULL;
+        if (!s || engine_fill_snapshot(st.engine, s, watch) < 0 || snapshot_finalize(s) < 0) {
+            snapshot_release(s);
+            standalone_close(&st);
+            fprintf(stderr, "catalyst-tui: out of memory\n");
+            return EXIT_FAILED;
+        }
+        rc = print_once(s, o);
+        snapshot_release(s);
+        standalone_close(&st);
+        return rc;
+    }
+
+    install_stop_handlers();
+    if (engine_start(st.engine, &err) < 0) {
+        standalone_close(&st);
+        return fail(&err);
+    }
+    st.source = source_local_new(st.engine, NULL, NULL, &err);
+    if (!st.source) {
+        standalone_close(&st);
+        return fail(&err);
+    }
+    if (o->cmd == CMD_WAIT) {
+        rc = run_wait(st.source, st.engine, o);
+    } else if (o->cmd == CMD_SERVE) {
+        struct server_options so = {
+            .listen = o->listen ? o->listen : "127.0.0.1:8080",
+            .token_file = o->token_file,
+            .read_only = o->read_only,
+            .max_connections = 256,
+            .max_body = 64 * 1024,
+            .max_header = 16 * 1024,
+        };
+        struct server *srv = server_start(st.source, st.engine, &so, &err);
+        if (!srv) {
+            standalone_close(&st);
+            return fail(&err);
+        }
+        fprintf(stderr, "catalyst-tui: serving %s on http://%s/api/v1 (port %d)\n",
+                st.spec->name, so.listen, server_port(srv));
+        while (!stop_requested)
+            pause();
+        server_stop(srv);
+    } else {
+        struct ui_options uo = {
+            .theme = o->theme, .color = o->color, .ascii = o->ascii,
+            .read_only = o->read_only, .initial_view = o->view, .refresh_s = (int)o->refresh,
+        };
+        rc = ui_run(st.source, &uo, &err);
+        if (rc != EXIT_OK) {
+            standalone_close(&st);
+            return fail(&err);
+        }
+    }
+    standalone_close(&st);
+    return rc;
+}
+
+/* Fills the remote options from the flags, then from the context for what is unset. */
+static int remote_options_from(const struct options *o, const struct context *ctx,
+                               struct remote_options *ro, struct error *err)
+{
+    memset(ro, 0, sizeof(*ro));
+    ro->api = o->api ? o->api : ctx ? ctx->api : NULL;
+    ro->deployment = o->deployment ? o->deployment : ctx ? ctx->deployment : NULL;
+    ro->token_file = o->token_file ? o->token_file
+                     : ctx && ctx->token_file ? ctx->token_file
+                                              : getenv("CATALYST_TOKEN_FILE");
+    ro->session_file = o->session_file ? o->session_file : ctx ? ctx->session_file : NULL;
+    ro->cacert = o->cacert ? o->cacert : ctx ? ctx->cacert : NULL;
+    ro->insecure = o->insecure || (ctx && ctx->insecure);
+    ro->refresh_s = o->refresh_set ? o->refresh : (ctx && ctx->refresh > 0 ? ctx->refresh : 2);
+    ro->connect_timeout_ms = 5000;
+    ro->timeout_ms = 15000;
+    ro->read_only = o->read_only || (ctx && ctx->read_only);
+    if (!ro->api || !*ro->api) {
+        error_set(err, EXIT_USAGE, "context \"%s\" has no api URL", ctx ? ctx->name : "");
+        return -1;
+    }
+    return 0;
+}
+
+static int run_remote(const struct options *o, const struct context *ctx)
+{
+    struct error err;
+    error_clear(&err);
+    struct remote_options ro;
+    if (remote_options_from(o, ctx, &ro, &err) < 0)
+        return fail(&err);
+    struct source *src = source_remote_new(&ro, &err);
+    if (!src)
+        return fail(&err);
+    if (o->once && o->view && strncmp(o->view, "job:", 4) == 0)
+        source_watch_job(src, o->view + 4);
+    int rc = EXIT_OK;
+    if (o->once || o->cmd == CMD_WAIT) {
+        int first = source_remote_wait_first(src, (int)(ro.timeout_ms + 5000), &err);
+        if (first != EXIT_OK) {
+            source_free(src);
+            return fail(&err);
+        }
+    }
+    if (o->cmd == CMD_WAIT) {
+        install_stop_handlers();
+        rc = run_wait(src, NULL, o);
+    } else if (o->once) {
+        struct snapshot *s = source_snapshot(src);
+        rc = print_once(s, o);
+        snapshot_release(s);
+    } else {
+        struct ui_options uo = {
+            .theme = o->theme ? o->theme : ctx ? ctx->theme : NULL,
+            .color = o->color, .ascii = o->ascii, .read_only = ro.read_only,
+            .initial_view = o->view, .refresh_s = (int)ro.refresh_s,
+        };
+        rc = ui_run(src, &uo, &err);
+        if (rc != EXIT_OK) {
+            source_free(src);
+            return fail(&err);
+        }
+    }
+    source_free(src);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    setlocale(LC_ALL, "");
+    struct options o;
+    int rc = parse_args(argc, argv, &o);
+    if (rc != 0)
+        return rc;
+    /* --once is chosen automatically when stdout is not a terminal. */
+    if (o.cmd == CMD_CONSOLE && !isatty(STDOUT_FILENO))
+        o.once = true;
+    if (o.json && !o.once && o.cmd == CMD_CONSOLE)
+        o.once = true;
+
+    struct error err;
+    error_clear(&err);
+    struct config *cfg = NULL;
+    const struct context *ctx = NULL;
+    if (!o.api && !o.spec && o.cmd != CMD_SERVE) {
+        if (config_load(o.config, &cfg, &err) < 0)
+            return fail(&err);
+        if (o.context) {
+            ctx = config_find(cfg, o.context);
+            if (!ctx) {
+                config_free(cfg);
+                return usage_error("no context named \"%s\" in the config file", o.context);
+            }
+        }
+    } else if (o.context) {
+        return usage_error("--context excludes --api, --spec and serve%s", "");
+    }
+    if (o.api || (ctx && ctx->api && *ctx->api))
+        rc = run_remote(&o, ctx);
+    else
+        rc = run_standalone(&o);
+    config_free(cfg);
+    return rc;
+}
