@@ -45,7 +45,8 @@ size_t dag_unresolved(const struct dag *d, int32_t i, const char *const **out);
 int32_t dag_find(const struct dag *d, const char *key);
 
 /* Cycle: true when one exists; *path gets its nodes in order (a -> b -> c -> a
- * is returned as [a, b, c]), valid while the dag lives. */
+ * is returned as [a, b, c], where each node depends on the next and the last
+ * on the first; it starts at the lowest index), valid while the dag lives. */
 bool dag_cycle(const struct dag *d, const int32_t **path, size_t *n);
 
 /* Longest-path layer of node i (0 = no resolved deps). */

@@ -26,6 +26,7 @@ struct view_ctx {
     int64_t now_ms;     /* the clock for ages, elapsed and countdowns */
     bool ascii;         /* glyph ladder */
     bool read_only;     /* hide actions */
+    bool once;          /* --once text rendering: no selection, list every row that fits */
     struct ui *ui;      /* for key(): navigation and actions; NULL in pure tests */
 };
 
