@@ -18,7 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Colour roles: themes map each to colours (themes/*.yaml); mono uses attrs. */
+/* Colour roles: themes (the YAML files in themes/) map each to colours; mono uses attrs. */
 enum role {
     ROLE_NORMAL = 0,
     ROLE_DIM,
