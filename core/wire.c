@@ -811,14 +811,14 @@ int wire_decode_log_page(const char *json, size_t len, struct arena *a, struct l
 /* cutover                                                                  */
 
 static const char *const step_catalogue[][2] = {
-    {"gitea-mirror", "Mirror GitHub into Gitea"},
+    {"gitea-mirror", "Mirror GitOps repository"},
     {"harbor-projects", "Create Harbor proxy projects"},
-    {"harbor-prewarm", "Pre-warm Harbor"},
-    {"registry-pivot", "Pivot node registries"},
-    {"flux-gitrepository-patch", "Point Flux at local Gitea"},
-    {"helmrepository-patches", "Point HelmRepositories at Harbor"},
-    {"catalyst-api-env-patch", "Repoint catalyst-api"},
-    {"egress-block-test", "Egress block test"},
+    {"harbor-prewarm", "Pre-warm critical images"},
+    {"registry-pivot", "Pivot containerd registries"},
+    {"flux-gitrepository-patch", "Repoint Flux GitRepository"},
+    {"helmrepository-patches", "Repoint HelmRepositories"},
+    {"catalyst-api-env-patch", "Update catalyst-api environment"},
+    {"egress-block-test", "Egress-block self-test"},
     {"gitea-token-mint", "Mint local Gitea token"},
     {"vcluster-registry-pivot", "Pivot vCluster registries"},
     {"crossplane-provider-pivot", "Pivot Crossplane providers"},

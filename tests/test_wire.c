@@ -1184,7 +1184,7 @@ Test(wire, step_catalogue)
     cr_assert_eq(wire_cutover_step_order("crossplane-provider-pivot"), 10);
     cr_assert_eq(wire_cutover_step_order("smtp-relay-pivot"), -1);
     cr_assert_eq(wire_cutover_step_order(NULL), -1);
-    cr_assert_str_eq(wire_cutover_step_label("egress-block-test"), "Egress block test");
+    cr_assert_str_eq(wire_cutover_step_label("egress-block-test"), "Egress-block self-test");
     cr_assert_str_eq(wire_cutover_step_label("smtp-relay-pivot"), "smtp-relay-pivot");
 }
 

@@ -87,7 +87,9 @@ int once_changes(const struct snapshot *prev, const struct snapshot *cur, bool c
     time_format(cur->source.fetched_at ? cur->source.fetched_at : time_now_ms(), ts, sizeof(ts));
     for (size_t i = 0; i < cur->n_jobs; i++) {
         const struct job *j = &cur->jobs[i];
-        if (j->is_group)
+        /* With the cutover's own lines below, its step jobs would say everything twice. */
+        if (j->is_group || (cutover && j->kind == KIND_STEP &&
+                            strncmp(j->job_name, "cutover-step-", 13) == 0))
             continue;
         int32_t p = prev ? snapshot_find_job(prev, j->id) : -1;
         if (p >= 0 && prev->jobs[p].status == j->status &&
