@@ -1,0 +1,248 @@
+/*
+ * term: terminal lifecycle (see term.h). The crash path only uses calls that
+ * are tolerable in a signal handler in practice (endwin, as htop does; the
+ * rest is async-signal-safe: dup2, lseek, read, write, sigaction, raise).
+ */
+#include "term.h"
+
+#include <curses.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <langinfo.h>
+#include <locale.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t g_quit;
+static volatile sig_atomic_t g_active;
+static volatile sig_atomic_t g_wake_fd = -1;
+static volatile sig_atomic_t g_saved_stderr = -1;
+static volatile sig_atomic_t g_capture_fd = -1;
+static SCREEN *g_screen;
+static bool g_atexit_done;
+
+static const int quit_signals[] = {SIGINT, SIGTERM, SIGHUP};
+static const int crash_signals[] = {SIGSEGV, SIGABRT, SIGBUS, SIGFPE, SIGILL};
+#define N_QUIT (sizeof(quit_signals) / sizeof(quit_signals[0]))
+#define N_CRASH (sizeof(crash_signals) / sizeof(crash_signals[0]))
+static struct sigaction g_old_quit[N_QUIT];
+static struct sigaction g_old_crash[N_CRASH];
+static bool g_handlers;
+
+static void on_quit_signal(int sig)
+{
+    (void)sig;
+    int saved = errno;
+    g_quit = 1;
+    if (g_wake_fd >= 0) {
+        ssize_t r = write(g_wake_fd, "s", 1);
+        (void)r;
+    }
+    errno = saved;
+}
+
+/* Copies the captured stderr back to the real one and stops capturing. */
+static void stderr_restore(void)
+{
+    if (g_saved_stderr < 0)
+        return;
+    dup2(g_saved_stderr, STDERR_FILENO);
+    close(g_saved_stderr);
+    g_saved_stderr = -1;
+    if (g_capture_fd >= 0) {
+        char buf[4096];
+        ssize_t n;
+        if (lseek(g_capture_fd, 0, SEEK_SET) == 0) {
+            while ((n = read(g_capture_fd, buf, sizeof(buf))) > 0) {
+                ssize_t w = write(STDERR_FILENO, buf, (size_t)n);
+                if (w < 0)
+                    break;
+            }
+        }
+        close(g_capture_fd);
+        g_capture_fd = -1;
+    }
+}
+
+static void on_crash_signal(int sig)
+{
+    if (g_active) {
+        g_active = 0;
+        endwin();
+    }
+    stderr_restore();
+    for (size_t i = 0; i < N_CRASH; i++)
+        if (crash_signals[i] == sig)
+            sigaction(sig, &g_old_crash[i], NULL);
+    /* Delivered on return with the previous action (default: core dump). */
+    raise(sig);
+}
+
+static void handlers_install(void)
+{
+    if (g_handlers)
+        return;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sigemptyset(&sa.sa_mask);
+    sa.sa_handler = on_quit_signal;
+    /* No SA_RESTART: poll() must return EINTR so the loop sees the flag. */
+    for (size_t i = 0; i < N_QUIT; i++)
+        sigaction(quit_signals[i], &sa, &g_old_quit[i]);
+    sa.sa_handler = on_crash_signal;
+    for (size_t i = 0; i < N_CRASH; i++)
+        sigaction(crash_signals[i], &sa, &g_old_crash[i]);
+    g_handlers = true;
+}
+
+static void handlers_restore(void)
+{
+    if (!g_handlers)
+        return;
+    for (size_t i = 0; i < N_QUIT; i++)
+        sigaction(quit_signals[i], &g_old_quit[i], NULL);
+    for (size_t i = 0; i < N_CRASH; i++)
+        sigaction(crash_signals[i], &g_old_crash[i], NULL);
+    g_handlers = false;
+}
+
+/* htop's redirectStderr: anything written to fd 2 waits in an unlinked file. */
+static void stderr_capture(void)
+{
+    if (g_saved_stderr >= 0)
+        return;
+    const char *dir = getenv("TMPDIR");
+    char path[512], tpl[7];
+    memset(tpl, 'X', 6); /* mkstemp's template suffix */
+    tpl[6] = 0;
+    snprintf(path, sizeof(path), "%s/catalyst-tui-stderr-%s", dir && *dir ? dir : "/tmp", tpl);
+    int fd = mkstemp(path);
+    if (fd < 0)
+        return;
+    unlink(path);
+    fflush(stderr);
+    int saved = dup(STDERR_FILENO);
+    if (saved < 0 || dup2(fd, STDERR_FILENO) < 0) {
+        if (saved >= 0)
+            close(saved);
+        close(fd);
+        return;
+    }
+    fcntl(saved, F_SETFD, FD_CLOEXEC);
+    g_saved_stderr = saved;
+    g_capture_fd = fd;
+}
+
+void term_detect(const struct term_options *o, struct term_info *out)
+{
+    setlocale(LC_ALL, "");
+    const char *cs = nl_langinfo(CODESET);
+    out->utf8 = cs && (strcasecmp(cs, "UTF-8") == 0 || strcasecmp(cs, "utf8") == 0);
+    out->ascii = (o && o->ascii) || !out->utf8;
+    int color = o ? o->color : 0;
+    const char *nc = getenv("NO_COLOR");
+    bool mono = color == 1 || (color == 0 && nc && *nc);
+    /* -1: not decided until curses knows the terminal. */
+    out->colors = mono ? 0 : -1;
+}
+
+static void term_atexit(void)
+{
+    term_fini();
+}
+
+int term_init(const struct term_options *o, struct term_info *out, struct error *err)
+{
+    term_detect(o, out);
+    if (g_active)
+        return 0;
+    if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
+        error_set(err, EXIT_USAGE, "the console needs a terminal (use --once for text output)");
+        return -1;
+    }
+    g_quit = 0;
+    /* Before newterm: ncurses only installs its own handlers over SIG_DFL. */
+    handlers_install();
+    stderr_capture();
+    g_screen = newterm(NULL, stdout, stdin);
+    if (!g_screen) {
+        stderr_restore();
+        handlers_restore();
+        const char *t = getenv("TERM");
+        error_set(err, EXIT_USAGE, "cannot start the terminal (TERM=%s)", t ? t : "(unset)");
+        return -1;
+    }
+    set_term(g_screen);
+    g_active = 1;
+    if (!g_atexit_done) {
+        atexit(term_atexit);
+        g_atexit_done = true;
+    }
+    cbreak();
+    noecho();
+    nonl();
+    intrflush(stdscr, FALSE);
+    keypad(stdscr, TRUE);
+    curs_set(0);
+    /* The cursor is hidden: never spend bytes moving it after an update. */
+    leaveok(stdscr, TRUE);
+    set_escdelay(25);
+    if (out->colors != 0 && has_colors() && start_color() == OK) {
+        use_default_colors();
+        out->colors = COLORS >= 256 ? 256 : COLORS >= 16 ? 16 : COLORS >= 8 ? 8 : 0;
+    } else {
+        out->colors = 0;
+    }
+    return 0;
+}
+
+void term_fini(void)
+{
+    if (g_active) {
+        g_active = 0;
+        endwin();
+        if (g_screen) {
+            delscreen(g_screen);
+            g_screen = NULL;
+        }
+    }
+    stderr_restore();
+    handlers_restore();
+}
+
+bool term_quit_requested(void)
+{
+    return g_quit != 0;
+}
+
+void term_set_wake_fd(int fd)
+{
+    g_wake_fd = fd;
+}
+
+void term_size(int *w, int *h)
+{
+    int ww = 0, hh = 0;
+    if (g_active) {
+        getmaxyx(stdscr, hh, ww);
+    } else {
+        struct winsize ws;
+        if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0) {
+            ww = ws.ws_col;
+            hh = ws.ws_row;
+        }
+    }
+    *w = ww < 0 ? 0 : ww;
+    *h = hh < 0 ? 0 : hh;
+}
+
+void term_repaint(void)
+{
+    if (g_active)
+        clearok(curscr, TRUE);
+}

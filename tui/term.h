@@ -1,0 +1,48 @@
+/*
+ * term: the terminal lifecycle in one module (htop's CRT.c): locale, wide
+ * curses, the colour ladder (256 -> 16 -> 8 -> mono), the glyph ladder
+ * (UTF-8 / ASCII), signals and restoring the terminal on every exit path
+ * (normal, error, SIGINT/SIGTERM/SIGHUP via a flag the loop reads, crash
+ * signals via a handler that restores and re-raises, and atexit). While
+ * curses owns the screen, stderr goes to a temporary file that is copied
+ * back to the real stderr after endwin.
+ *
+ * Singleton: one terminal per process. UI thread only.
+ */
+#ifndef CATALYST_TERM_H
+#define CATALYST_TERM_H
+
+#include "util.h"
+
+#include <stdbool.h>
+
+struct term_options {
+    int color;     /* 0 auto, 1 never, 2 always */
+    bool ascii;    /* force the ASCII glyph ladder */
+};
+
+struct term_info {
+    bool utf8;     /* the locale's codeset is UTF-8 */
+    bool ascii;    /* glyph ladder in use */
+    int colors;    /* 256, 16, 8, or 0 for mono */
+};
+
+/*
+ * setlocale(LC_ALL, "") and the ladders, without touching the terminal
+ * (also used by --once). NO_COLOR (non-empty) means mono unless color == 2.
+ */
+void term_detect(const struct term_options *o, struct term_info *out);
+/* Start curses. Returns 0, or -1 with err (EXIT_USAGE) when the terminal is unusable. */
+int term_init(const struct term_options *o, struct term_info *out, struct error *err);
+/* Restore the terminal and print captured stderr. Idempotent; safe before term_init. */
+void term_fini(void);
+/* Set when SIGINT/SIGTERM/SIGHUP arrived: the loop should end. */
+bool term_quit_requested(void);
+/* The handlers also write one byte here so a blocked poll() wakes (-1: none). */
+void term_set_wake_fd(int fd);
+/* Current size (at least 0x0). */
+void term_size(int *w, int *h);
+/* Force a full repaint on the next refresh (Ctrl-L). */
+void term_repaint(void);
+
+#endif
