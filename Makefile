@@ -108,7 +108,8 @@ check: deps
 	  BIN=$(abspath $(BUILD)-san/catalyst-tui) BUILD=build-san SANITIZED=1 \
 	  sh tests/run.sh $(patsubst $(BUILD)/%,build-san/%,$(TEST_BINS))
 
-bench: deps $(BIN) $(BENCH_BINS)
+bench: $(BIN) $(BENCH_BINS)
+	@sh scripts/deps.sh bench
 	@BIN=$(abspath $(BIN)) BUILD=$(BUILD) sh bench/run.sh
 
 run: deps

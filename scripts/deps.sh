@@ -18,6 +18,11 @@ check_bin tmux tmux
 check_bin jq jq
 check_bin curl curl
 check_bin python3 python3
+# `make bench` also wants a load tool and htop to compare against.
+if [ "${1:-}" = bench ]; then
+    check_bin wrk wrk
+    check_bin htop htop
+fi
 # The locale the UTF-8 screen tests use.
 locale -a 2>/dev/null | grep -qi '^c\.utf-\?8$' || need="$need locales"
 [ -z "$need" ] && exit 0

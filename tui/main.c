@@ -434,7 +434,7 @@ static int run_wait(struct source *src, struct engine *engine, const struct opti
     return rc;
 }
 
-static int run_standalone(const struct options *o)
+static int run_standalone(const struct options *o, const struct config *cfg)
 {
     struct error err;
     error_clear(&err);
@@ -486,8 +486,13 @@ static int run_standalone(const struct options *o)
             standalone_close(&st);
             return fail(&err);
         }
-        fprintf(stderr, "catalyst-tui: serving %s on http://%s/api/v1 (port %d)\n",
-                st.spec->name, so.listen, server_port(srv));
+        char host[256];
+        snprintf(host, sizeof(host), "%s", so.listen);
+        char *colon = strrchr(host, ':');
+        if (colon)
+            *colon = 0;
+        fprintf(stderr, "catalyst-tui: serving %s on http://%s:%d/api/v1 (port %d)\n",
+                st.spec->name, host, server_port(srv), server_port(srv));
         while (!stop_requested)
             pause();
         server_stop(srv);
@@ -496,7 +501,10 @@ static int run_standalone(const struct options *o)
             .theme = o->theme, .color = o->color, .ascii = o->ascii,
             .read_only = o->read_only, .initial_view = o->view, .refresh_s = (int)o->refresh,
         };
-        rc = ui_run(st.source, &uo, &err);
+        struct switcher sw = {o, cfg};
+        uo.switch_context = cfg && cfg->n_contexts ? switch_context : NULL;
+        uo.switch_arg = &sw;
+        rc = ui_run(&st.source, &uo, &err);
         if (rc != EXIT_OK) {
             standalone_close(&st);
             return fail(&err);
@@ -530,7 +538,32 @@ static int remote_options_from(const struct options *o, const struct context *ct
     return 0;
 }
 
-static int run_remote(const struct options *o, const struct context *ctx)
+/* What ":ctx NAME" needs to build a source for another context. */
+struct switcher {
+    const struct options *o;
+    const struct config *cfg;
+};
+
+static struct source *switch_context(void *arg, const char *name, struct error *err)
+{
+    const struct switcher *sw = arg;
+    const struct context *ctx = config_find(sw->cfg, name);
+    if (!ctx) {
+        error_set(err, EXIT_USAGE, "no context named \"%s\" in %s", name, sw->cfg->path);
+        return NULL;
+    }
+    /* The context's own endpoint and credentials; only the global switches carry over. */
+    struct options o = *sw->o;
+    o.api = o.deployment = o.token_file = o.session_file = o.cacert = NULL;
+    o.refresh_set = false;
+    struct remote_options ro;
+    if (remote_options_from(&o, ctx, &ro, err) < 0)
+        return NULL;
+    return source_remote_new(&ro, err);
+}
+
+static int run_remote(const struct options *o, const struct config *cfg,
+                      const struct context *ctx)
 {
     struct error err;
     error_clear(&err);
@@ -563,7 +596,10 @@ static int run_remote(const struct options *o, const struct context *ctx)
             .color = o->color, .ascii = o->ascii, .read_only = ro.read_only,
             .initial_view = o->view, .refresh_s = (int)ro.refresh_s,
         };
-        rc = ui_run(src, &uo, &err);
+        struct switcher sw = {o, cfg};
+        uo.switch_context = cfg && cfg->n_contexts ? switch_context : NULL;
+        uo.switch_arg = &sw;
+        rc = ui_run(&src, &uo, &err);
         if (rc != EXIT_OK) {
             source_free(src);
             return fail(&err);
@@ -604,9 +640,9 @@ int main(int argc, char **argv)
         return usage_error("--context excludes --api, --spec and serve%s", "");
     }
     if (o.api || (ctx && ctx->api && *ctx->api))
-        rc = run_remote(&o, ctx);
+        rc = run_remote(&o, cfg, ctx);
     else
-        rc = run_standalone(&o);
+        rc = run_standalone(&o, cfg);
     config_free(cfg);
     return rc;
 }

@@ -853,7 +853,7 @@ static void run_command(struct ui *ui, const char *line)
         else
             ui_request_retry(ui, arg);
     } else if (!strcmp(word, "ctx") || !strcmp(word, "context")) {
-        ui_error(ui, "contexts are chosen at start: catalyst-tui --context NAME (remote only)");
+        switch_context(ui, arg);
     } else if (!strcmp(word, "refresh")) {
         source_refresh(ui->src);
         ui_message(ui, "refresh requested");
@@ -865,6 +865,46 @@ static void run_command(struct ui *ui, const char *line)
         else
             ui_error(ui, "unknown command: %s (Tab completes)", word);
     }
+}
+
+/* ":ctx NAME": a new source replaces the current one; views start over on it. */
+static void switch_context(struct ui *ui, const char *name)
+{
+    if (!ui->opt.switch_context) {
+        ui_error(ui, "no contexts here: start with --context NAME (see config.yaml)");
+        return;
+    }
+    if (!name[0]) {
+        ui_error(ui, "usage: ctx NAME");
+        return;
+    }
+    struct error err;
+    error_clear(&err);
+    struct source *next = ui->opt.switch_context(ui->opt.switch_arg, name, &err);
+    if (!next) {
+        char buf[1400];
+        ui_error(ui, "ctx %s: %s", name, error_format(&err, buf, sizeof(buf)));
+        return;
+    }
+    ui->src->notify = NULL;
+    source_free(ui->src);
+    ui->src = next;
+    next->notify_ctx = NULL;
+    next->notify = ui_wake;
+    if (ui->snap)
+        snapshot_release(ui->snap);
+    ui->snap = NULL;
+    /* Views keep per-source state (watched job, selection): start them afresh. */
+    while (ui->depth > 0)
+        bury(ui, ui->stack[--ui->depth]);
+    for (int n = 1; n <= N_ROOTS; n++) {
+        const struct view_ops *ops = view_by_number(n);
+        if (ui->roots[n] && ops && ops->close)
+            ops->close(ui->roots[n]);
+        ui->roots[n] = NULL;
+    }
+    switch_root(ui, 1);
+    ui_message(ui, "context %s", name);
 }
 
 static void complete(struct ui *ui)
@@ -1196,8 +1236,9 @@ static void ui_free(struct ui *ui)
     free(ui);
 }
 
-int ui_run(struct source *src, const struct ui_options *opt, struct error *err)
+int ui_run(struct source **srcp, const struct ui_options *opt, struct error *err)
 {
+    struct source *src = *srcp;
     error_clear(err);
     struct ui *ui = calloc(1, sizeof(*ui));
     if (!ui) {
@@ -1276,7 +1317,8 @@ int ui_run(struct source *src, const struct ui_options *opt, struct error *err)
                 break;
         }
     }
-    src->notify = NULL;
+    ui->src->notify = NULL;
+    *srcp = ui->src;
     term_set_wake_fd(-1);
     atomic_store(&g_wake_fd, -1);
     term_fini();

@@ -21,10 +21,21 @@ struct ui_options {
     bool read_only;
     const char *initial_view; /* "dashboard" or "job:<name>" ... */
     int refresh_s;            /* for the status bar ("every 2s") */
+    /*
+     * ":ctx NAME": returns a new source for the named context (NULL with err
+     * filled when it cannot), which replaces the current one. NULL when the
+     * console has no contexts to switch to.
+     */
+    struct source *(*switch_context)(void *arg, const char *name, struct error *err);
+    void *switch_arg;
 };
 
-/* Runs the console until quit. Returns an exit class (EXIT_OK, EXIT_USAGE ...). */
-int ui_run(struct source *src, const struct ui_options *opt, struct error *err);
+/*
+ * Runs the console until quit. *srcp is the source to read; after ":ctx" it
+ * may have been replaced (the old one freed), so the caller frees *srcp.
+ * Returns an exit class (EXIT_OK, EXIT_USAGE ...).
+ */
+int ui_run(struct source **srcp, const struct ui_options *opt, struct error *err);
 
 /* Any thread: wake the loop (a new snapshot was published). */
 void ui_wake(void *ui_ctx);

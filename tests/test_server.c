@@ -1,0 +1,1019 @@
+/*
+ * Tests for server: every route of `serve` over loopback with libcurl as the
+ * client, against a real engine running a small inline spec. Each test starts
+ * and stops its own server on an ephemeral port.
+ */
+#include <criterion/criterion.h>
+
+#include "arena.h"
+#include "engine.h"
+#include "server.h"
+#include "source_local.h"
+#include "spec.h"
+#include "wire.h"
+
+#include <arpa/inet.h>
+#include <cJSON.h>
+#include <curl/curl.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define DEP "0123456789abcdef"
+
+static const char spec_full[] =
+    "sovereign: {name: testsov, fqdn: test.example.org, provider: hetzner, regions: [fsn1],\n"
+    "            deploymentId: " DEP "}\n"
+    "blueprints:\n"
+    "  - {name: valkey, version: 7.2.5, depends: []}\n"
+    "organizations:\n"
+    "  - name: acme-corp\n"
+    "    environments:\n"
+    "      - type: prod\n"
+    "        applications: [{name: cache, blueprint: valkey}]\n"
+    "groups:\n"
+    "  - name: provisioner\n"
+    "    displayName: Provision Hetzner\n"
+    "    jobs:\n"
+    "      - {name: tofu-init, simulate: {duration: 1s, logs: [\"Initialising OpenTofu\"]}}\n"
+    "      - {name: tofu-plan, dependsOn: [tofu-init], simulate: {duration: 1s}}\n"
+    "  - name: bootstrap-kit\n"
+    "    displayName: Bootstrap\n"
+    "    after: [provisioner]\n"
+    "    jobs:\n"
+    "      - {name: install-cilium, app: cilium,\n"
+    "         simulate: {duration: 1s, logs: [\"helm install cilium\", \"release in-sync\"]}}\n"
+    "      - {name: install-flux, app: flux, dependsOn: [install-cilium],\n"
+    "         simulate: {duration: 4s, failFirst: 1}}\n"
+    "cutover:\n"
+    "  steps:\n"
+    "    - {name: gitea-mirror, simulate: {duration: 4s}}\n"
+    "    - {name: harbor-projects, simulate: {duration: 4s}}\n";
+
+static const char spec_no_steps[] =
+    "sovereign: {name: nosteps, fqdn: nosteps.example.org, provider: hetzner, regions: [fsn1],\n"
+    "            deploymentId: " DEP "}\n"
+    "groups:\n"
+    "  - name: provisioner\n"
+    "    jobs:\n"
+    "      - {name: tofu-init, simulate: {duration: 1s}}\n";
+
+struct fx {
+    struct spec *spec;
+    struct engine *e;
+    struct source *src;
+    struct server *srv;
+    int port;
+    char token_path[64];
+};
+
+struct resp {
+    long status;
+    struct strbuf body, hdr;
+};
+
+static struct fx fx;
+
+static unsigned fx_max_connections; /* 0: the server's default */
+
+static void fx_start_opts(const char *yaml, const char *token, bool read_only)
+{
+    struct error err;
+    error_clear(&err);
+    memset(&fx, 0, sizeof(fx));
+    fx.spec = spec_load_buffer(yaml, strlen(yaml), "test.yaml", &err);
+    cr_assert_not_null(fx.spec, "spec: %s", err.msg);
+    struct engine_config cfg = {.workers = 4, .speed = 10, .mode = "serve"};
+    fx.e = engine_new(fx.spec, &cfg, &err);
+    cr_assert_not_null(fx.e, "engine: %s", err.msg);
+    cr_assert_eq(engine_start(fx.e, &err), 0, "engine_start: %s", err.msg);
+    fx.src = source_local_new(fx.e, NULL, NULL, &err);
+    cr_assert_not_null(fx.src, "source: %s", err.msg);
+    struct server_options o = {.listen = "127.0.0.1:0", .read_only = read_only,
+                               .max_connections = fx_max_connections};
+    if (token) {
+        /* mkstemp's template: six trailing 'X's */
+        size_t tl = (size_t)snprintf(fx.token_path, sizeof(fx.token_path), "/tmp/ctui-token-");
+        memset(fx.token_path + tl, 'X', 6);
+        fx.token_path[tl + 6] = '\0';
+        int fd = mkstemp(fx.token_path);
+        cr_assert_geq(fd, 0);
+        cr_assert_eq(write(fd, token, strlen(token)), (ssize_t)strlen(token));
+        cr_assert_eq(write(fd, "\n", 1), 1);
+        close(fd);
+        o.token_file = fx.token_path;
+    }
+    fx.srv = server_start(fx.src, fx.e, &o, &err);
+    cr_assert_not_null(fx.srv, "server_start: %s", err.msg);
+    fx.port = server_port(fx.srv);
+    cr_assert_gt(fx.port, 0);
+    /* Routes other than the probes answer 503 until the first snapshot. */
+    int64_t deadline = mono_ms() + 10000;
+    struct snapshot *s;
+    while (!(s = source_snapshot(fx.src)) && mono_ms() < deadline) {
+        struct timespec ts = {0, 5 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    cr_assert_not_null(s, "the source never published");
+    snapshot_release(s);
+}
+
+static void fx_start(void) { fx_start_opts(spec_full, NULL, false); }
+
+static void fx_stop(void)
+{
+    server_stop(fx.srv);
+    source_free(fx.src);
+    engine_stop(fx.e);
+    engine_free(fx.e);
+    spec_free(fx.spec);
+    if (fx.token_path[0])
+        unlink(fx.token_path);
+}
+
+static size_t on_data(char *p, size_t sz, size_t n, void *ud)
+{
+    sb_append(ud, p, sz * n);
+    return sz * n;
+}
+
+/* One request; headers is NULL or NULL-terminated "Name: value" strings. */
+static void http(const char *method, const char *path, const char *const *headers,
+                 const char *body, size_t body_len, struct resp *r)
+{
+    memset(r, 0, sizeof(*r));
+    sb_init(&r->body);
+    sb_init(&r->hdr);
+    char url[1024];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", fx.port, path);
+    CURL *c = curl_easy_init();
+    cr_assert_not_null(c);
+    struct curl_slist *hl = NULL;
+    for (size_t i = 0; headers && headers[i]; i++)
+        hl = curl_slist_append(hl, headers[i]);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    if (strcmp(method, "HEAD") == 0)
+        curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+    if (strcmp(method, "POST") == 0) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body ? body : "");
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)(body ? body_len : 0));
+    }
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &r->body);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, &r->hdr);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    CURLcode rc = curl_easy_perform(c);
+    cr_assert_eq(rc, CURLE_OK, "%s %s: %s", method, path, curl_easy_strerror(rc));
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+    curl_slist_free_all(hl);
+    curl_easy_cleanup(c);
+    if (!r->body.buf)
+        sb_puts(&r->body, "");
+    if (!r->hdr.buf)
+        sb_puts(&r->hdr, "");
+}
+
+static void get(const char *path, struct resp *r) { http("GET", path, NULL, NULL, 0, r); }
+static void post(const char *path, struct resp *r) { http("POST", path, NULL, NULL, 0, r); }
+
+static void resp_free(struct resp *r)
+{
+    sb_fini(&r->body);
+    sb_fini(&r->hdr);
+}
+
+/* The value of a response header ("" when absent) into out. */
+static const char *header(const struct resp *r, const char *name, char *out, size_t n)
+{
+    out[0] = '\0';
+    size_t nl = strlen(name);
+    for (const char *p = r->hdr.buf; p && *p;) {
+        const char *e = strstr(p, "\r\n");
+        size_t l = e ? (size_t)(e - p) : strlen(p);
+        if (l > nl && strncasecmp(p, name, nl) == 0 && p[nl] == ':') {
+            const char *v = p + nl + 1;
+            while (*v == ' ')
+                v++;
+            snprintf(out, n, "%.*s", (int)(l - (size_t)(v - p)), v);
+            return out;
+        }
+        p = e ? e + 2 : p + l;
+    }
+    return out;
+}
+
+static void expect_json(const struct resp *r)
+{
+    char ct[128];
+    cr_expect_str_eq(header(r, "Content-Type", ct, sizeof(ct)), "application/json");
+    cr_expect(r->body.len > 0 && r->body.buf[r->body.len - 1] == '\n',
+              "JSON bodies end with a newline like Go's json.Encoder");
+}
+
+static void expect_error(const struct resp *r, long status, const char *code)
+{
+    cr_expect_eq(r->status, status, "status %ld, want %ld (%s)", r->status, status, r->body.buf);
+    expect_json(r);
+    struct arena *a = arena_new();
+    const char *got, *detail;
+    wire_decode_error(r->body.buf, r->body.len, a, &got, &detail);
+    cr_expect_str_eq(got, code);
+    arena_free(a);
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Polls the deployment until its status is want (or any terminal one when NULL). */
+static void wait_deployment(const char *want)
+{
+    int64_t deadline = mono_ms() + 30000;
+    for (;;) {
+        struct resp r;
+        get("/api/v1/deployments/" DEP, &r);
+        struct arena *a = arena_new();
+        struct deployment d;
+        struct error err;
+        bool ok = r.status == 200 &&
+                  wire_decode_deployment(r.body.buf, r.body.len, a, &d, &err) == 0 &&
+                  (want ? strcmp(d.status, want) == 0
+                        : (strcmp(d.status, "ready") == 0 || strcmp(d.status, "failed") == 0));
+        arena_free(a);
+        resp_free(&r);
+        if (ok)
+            return;
+        cr_assert_lt(mono_ms(), deadline, "deployment never reached %s", want ? want : "done");
+        sleep_ms(50);
+    }
+}
+
+/* Decodes GET path as a jobs list into a. */
+static size_t get_jobs(const char *path, struct arena *a, struct job **jobs)
+{
+    struct resp r;
+    get(path, &r);
+    cr_assert_eq(r.status, 200, "%s: %ld %s", path, r.status, r.body.buf);
+    expect_json(&r);
+    struct error err;
+    size_t n = 0;
+    cr_assert_eq(wire_decode_jobs(r.body.buf, r.body.len, a, jobs, &n, &err), 0, "%s", err.msg);
+    resp_free(&r);
+    return n;
+}
+
+static const struct job *find(const struct job *jobs, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(jobs[i].job_name, name) == 0)
+            return &jobs[i];
+    return NULL;
+}
+
+TestSuite(server, .init = fx_start, .fini = fx_stop, .timeout = 60);
+
+Test(server, probes_version_and_identity)
+{
+    struct resp r;
+    char v[128];
+    get("/healthz", &r);
+    cr_expect_eq(r.status, 200);
+    cr_expect_str_eq(r.body.buf, "ok");
+    cr_expect(strncmp(header(&r, "Content-Type", v, sizeof(v)), "text/plain", 10) == 0);
+    resp_free(&r);
+
+    int64_t deadline = mono_ms() + 10000;
+    do {
+        get("/readyz", &r);
+        long st = r.status;
+        resp_free(&r);
+        if (st == 200)
+            break;
+        cr_assert_eq(st, 503);
+        sleep_ms(20);
+    } while (mono_ms() < deadline);
+    get("/readyz", &r);
+    cr_expect_eq(r.status, 200);
+    resp_free(&r);
+
+    get("/api/v1/version", &r);
+    cr_expect_eq(r.status, 200);
+    expect_json(&r);
+    cJSON *o = cJSON_Parse(r.body.buf);
+    cr_assert_not_null(o);
+    cr_expect_str_eq(cJSON_GetObjectItem(o, "service")->valuestring, "catalyst-tui");
+    cr_expect(cJSON_IsString(cJSON_GetObjectItem(o, "version")));
+    cJSON_Delete(o);
+    resp_free(&r);
+
+    get("/api/v1/sovereign/self", &r);
+    cr_expect_eq(r.status, 200);
+    expect_json(&r);
+    struct arena *a = arena_new();
+    const char *id, *fqdn;
+    struct error err;
+    cr_assert_eq(wire_decode_sovereign_self(r.body.buf, r.body.len, a, &id, &fqdn, &err), 0);
+    cr_expect_str_eq(id, DEP);
+    cr_expect_str_eq(fqdn, "test.example.org");
+    arena_free(a);
+    resp_free(&r);
+}
+
+Test(server, deployments_list_one_and_unknown)
+{
+    wait_deployment(NULL);
+    struct resp r;
+    struct arena *a = arena_new();
+    struct error err;
+    get("/api/v1/deployments", &r);
+    cr_expect_eq(r.status, 200);
+    expect_json(&r);
+    struct deployment *ds;
+    size_t n;
+    cr_assert_eq(wire_decode_deployments(r.body.buf, r.body.len, a, &ds, &n, &err), 0, "%s",
+                 err.msg);
+    cr_assert_eq(n, 1);
+    cr_expect_str_eq(ds[0].id, DEP);
+    cr_expect_str_eq(ds[0].sovereign_fqdn, "test.example.org");
+    resp_free(&r);
+
+    get("/api/v1/deployments/" DEP, &r);
+    cr_expect_eq(r.status, 200);
+    struct deployment d;
+    cr_assert_eq(wire_decode_deployment(r.body.buf, r.body.len, a, &d, &err), 0, "%s", err.msg);
+    cr_expect_str_eq(d.status, "failed", "install-flux fails on its first attempt");
+    cr_expect_gt(d.started_at, 0);
+    resp_free(&r);
+
+    const char *paths[] = {"/api/v1/deployments/ffffffffffffffff",
+                           "/api/v1/deployments/ffffffffffffffff/events",
+                           "/api/v1/deployments/ffffffffffffffff/logs",
+                           "/api/v1/deployments/ffffffffffffffff/jobs"};
+    for (size_t i = 0; i < 4; i++) {
+        char ct[64];
+        get(paths[i], &r);
+        cr_expect_eq(r.status, 404, "%s", paths[i]);
+        cr_expect_str_eq(r.body.buf, "deployment not found\n");
+        cr_expect(strncmp(header(&r, "Content-Type", ct, sizeof(ct)), "text/plain", 10) == 0);
+        resp_free(&r);
+    }
+    arena_free(a);
+}
+
+Test(server, jobs_views_filters_and_order)
+{
+    wait_deployment(NULL);
+    struct arena *a = arena_new();
+    struct job *jobs;
+    size_t n = get_jobs("/api/v1/deployments/" DEP "/jobs?inventory=full", a, &jobs);
+    cr_assert_not_null(find(jobs, n, "install-cilium"));
+    cr_assert_not_null(find(jobs, n, "bootstrap-kit"));
+    cr_expect(find(jobs, n, "bootstrap-kit")->is_group);
+    cr_expect_eq(find(jobs, n, "install-flux")->status, JOB_FAILED);
+    cr_expect_eq(find(jobs, n, "install-cilium")->status, JOB_SUCCEEDED);
+    /* startedAt DESC, rows without startedAt last, ties by jobName. */
+    for (size_t i = 1; i < n; i++) {
+        const struct job *x = &jobs[i - 1], *y = &jobs[i];
+        if (x->started_at && y->started_at)
+            cr_expect(x->started_at > y->started_at ||
+                          (x->started_at == y->started_at &&
+                           strcmp(x->job_name, y->job_name) < 0),
+                      "%s before %s", x->job_name, y->job_name);
+        else
+            cr_expect(x->started_at || !y->started_at, "unstarted rows come last");
+    }
+
+    /* Default (finite-work) view: no install leaves, empty groups pruned. */
+    struct job *dv;
+    size_t dn = get_jobs("/api/v1/deployments/" DEP "/jobs", a, &dv);
+    cr_expect_lt(dn, n);
+    for (size_t i = 0; i < dn; i++)
+        cr_expect(dv[i].is_group || dv[i].kind != KIND_INSTALL, "%s in the default view",
+                  dv[i].job_name);
+    cr_expect_null(find(dv, dn, "bootstrap-kit"), "a group of installs only is pruned");
+    const struct job *prov = find(dv, dn, "provisioner");
+    cr_assert_not_null(prov);
+    cr_expect_eq(prov->n_child_ids, 2);
+    cr_expect_eq(prov->status, JOB_SUCCEEDED);
+
+    struct job *fv;
+    size_t fn = get_jobs("/api/v1/deployments/" DEP "/jobs?inventory=FULL&status=failed", a, &fv);
+    cr_assert_geq(fn, 2);
+    for (size_t i = 0; i < fn; i++)
+        cr_expect_eq(fv[i].status, JOB_FAILED, "%s", fv[i].job_name);
+    cr_expect_not_null(find(fv, fn, "install-flux"));
+    cr_expect_not_null(find(fv, fn, "bootstrap-kit"), "groups filter by rolled-up status");
+
+    struct resp r;
+    get("/api/v1/deployments/" DEP "/jobs?status=done", &r);
+    expect_error(&r, 400, "invalid-status");
+    cJSON *o = cJSON_Parse(r.body.buf);
+    cr_expect_str_eq(cJSON_GetObjectItem(o, "detail")->valuestring,
+                     "status \"done\" must be one of pending / running / succeeded / failed");
+    cJSON_Delete(o);
+    resp_free(&r);
+    arena_free(a);
+}
+
+Test(server, job_detail_by_name_and_id_and_log_pages)
+{
+    wait_deployment(NULL);
+    struct arena *a = arena_new();
+    struct error err;
+    struct resp r1, r2;
+    get("/api/v1/deployments/" DEP "/jobs/install-cilium", &r1);
+    get("/api/v1/deployments/" DEP "/jobs/" DEP ":install-cilium", &r2);
+    cr_assert_eq(r1.status, 200);
+    cr_assert_eq(r2.status, 200);
+    expect_json(&r1);
+    cr_expect_str_eq(r1.body.buf, r2.body.buf, "bare name and full id give the same job");
+    struct job j;
+    struct execution *ex;
+    size_t nx;
+    cr_assert_eq(wire_decode_job_detail(r1.body.buf, r1.body.len, a, &j, &ex, &nx, &err), 0,
+                 "%s", err.msg);
+    cr_expect_str_eq(j.id, DEP ":install-cilium");
+    cr_assert_geq(nx, 1);
+    cr_expect_str_eq(ex[0].id, j.latest_execution_id, "newest execution first");
+    cr_expect_eq(strlen(ex[0].id), 32);
+    char exec_id[40];
+    snprintf(exec_id, sizeof(exec_id), "%s", ex[0].id);
+    resp_free(&r1);
+    resp_free(&r2);
+
+    get("/api/v1/deployments/" DEP "/jobs/bootstrap-kit", &r1);
+    cr_expect_eq(r1.status, 200);
+    cr_assert_eq(wire_decode_job_detail(r1.body.buf, r1.body.len, a, &j, &ex, &nx, &err), 0);
+    cr_expect(j.is_group);
+    cr_expect_eq(nx, 0, "groups have no executions");
+    resp_free(&r1);
+
+    get("/api/v1/deployments/" DEP "/jobs/no-such-job", &r1);
+    expect_error(&r1, 404, "job-not-found");
+    resp_free(&r1);
+    get("/api/v1/deployments/" DEP "/jobs/batches", &r1);
+    expect_error(&r1, 404, "job-not-found");
+    resp_free(&r1);
+
+    char path[256];
+    struct log_page pg;
+    snprintf(path, sizeof(path), "/api/v1/actions/executions/%s/logs?fromLine=abc&limit=-5",
+             exec_id);
+    get(path, &r1);
+    cr_assert_eq(r1.status, 200, "clamped, never an error: %s", r1.body.buf);
+    expect_json(&r1);
+    cr_assert_eq(wire_decode_log_page(r1.body.buf, r1.body.len, a, &pg, &err), 0, "%s",
+                 err.msg);
+    cr_assert_geq(pg.n_lines, 2);
+    cr_expect_eq(pg.lines[0].line_number, 1);
+    cr_expect(pg.execution_finished);
+    cr_expect_eq(pg.total, (int64_t)pg.n_lines);
+    int64_t total = pg.total;
+    resp_free(&r1);
+
+    snprintf(path, sizeof(path), "/api/v1/actions/executions/%s/logs?fromLine=2&limit=1",
+             exec_id);
+    get(path, &r1);
+    cr_assert_eq(wire_decode_log_page(r1.body.buf, r1.body.len, a, &pg, &err), 0);
+    cr_expect_eq(pg.n_lines, 1);
+    cr_expect_eq(pg.lines[0].line_number, 2);
+    cr_expect_eq(pg.total, total, "total is the whole log, not the page");
+    resp_free(&r1);
+
+    snprintf(path, sizeof(path), "/api/v1/actions/executions/%s/logs?fromLine=99999", exec_id);
+    get(path, &r1);
+    cr_assert_eq(wire_decode_log_page(r1.body.buf, r1.body.len, a, &pg, &err), 0);
+    cr_expect_eq(pg.n_lines, 0);
+    resp_free(&r1);
+
+    get("/api/v1/actions/executions/00000000000000000000000000000000/logs", &r1);
+    expect_error(&r1, 404, "execution-not-found");
+    resp_free(&r1);
+    arena_free(a);
+}
+
+Test(server, retry_then_409_while_running)
+{
+    wait_deployment("failed");
+    struct resp r;
+    post("/api/v1/deployments/" DEP "/jobs/install-flux/retry", &r);
+    cr_assert_eq(r.status, 200, "%s", r.body.buf);
+    expect_json(&r);
+    struct arena *a = arena_new();
+    const char *exec_id, *action;
+    struct error err;
+    cr_assert_eq(wire_decode_retry(r.body.buf, r.body.len, a, &exec_id, &action, &err), 0, "%s",
+                 err.msg);
+    cr_expect_eq(strlen(exec_id), 32);
+    cJSON *o = cJSON_Parse(r.body.buf);
+    cr_expect_str_eq(cJSON_GetObjectItem(o, "id")->valuestring, DEP ":install-flux");
+    cr_expect_str_eq(cJSON_GetObjectItem(o, "kind")->valuestring, "install");
+    cr_expect_str_eq(cJSON_GetObjectItem(o, "requestedBy")->valuestring, "catalyst-tui");
+    cJSON_Delete(o);
+    resp_free(&r);
+
+    post("/api/v1/deployments/" DEP "/jobs/install-flux/retry", &r);
+    expect_error(&r, 409, "not-retryable");
+    resp_free(&r);
+    post("/api/v1/deployments/" DEP "/jobs/install-cilium/retry", &r);
+    expect_error(&r, 409, "not-retryable");
+    resp_free(&r);
+    post("/api/v1/deployments/" DEP "/jobs/nope/retry", &r);
+    expect_error(&r, 404, "job-not-found");
+    resp_free(&r);
+
+    /* The retry succeeds on its second attempt and the deployment becomes ready. */
+    wait_deployment("ready");
+    arena_free(a);
+}
+
+static size_t count(const char *hay, const char *needle)
+{
+    size_t n = 0;
+    for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle))
+        n++;
+    return n;
+}
+
+Test(server, cutover_start_409_events_stream)
+{
+    struct resp r;
+    struct arena *a = arena_new();
+    struct error err;
+    struct cutover_status cs;
+    get("/api/v1/sovereign/cutover/status", &r);
+    cr_assert_eq(r.status, 200);
+    expect_json(&r);
+    cr_assert_eq(wire_decode_cutover_status(r.body.buf, r.body.len, a, &cs, &err), 0, "%s",
+                 err.msg);
+    cr_expect_not(cs.complete);
+    cr_expect_eq(cs.state, SOV_TETHERED);
+    resp_free(&r);
+
+    post("/api/v1/sovereign/cutover/start", &r);
+    cr_assert_eq(r.status, 200, "%s", r.body.buf);
+    cr_assert_eq(wire_decode_cutover_status(r.body.buf, r.body.len, a, &cs, &err), 0, "%s",
+                 err.msg);
+    cr_expect_eq(cs.total_steps, 2);
+    cr_expect_gt(cs.started_at, 0, "the start response shows cutoverStartedAt");
+    resp_free(&r);
+    post("/api/v1/sovereign/cutover/start", &r);
+    expect_error(&r, 409, "cutover-in-progress");
+    resp_free(&r);
+
+    /* A live stream from mid-run ends right after cutover-completed. */
+    get("/api/v1/sovereign/cutover/events", &r);
+    cr_assert_eq(r.status, 200);
+    char ct[64];
+    cr_expect_str_eq(header(&r, "Content-Type", ct, sizeof(ct)), "text/event-stream");
+    cr_expect_str_eq(header(&r, "Cache-Control", ct, sizeof(ct)), "no-cache");
+    cr_expect_eq(count(r.body.buf, "event: cutover-status\n"), 1);
+    cr_expect(strstr(r.body.buf, "event: cutover-started\n"));
+    const char *done = strstr(r.body.buf, "event: cutover-completed\n");
+    cr_assert_not_null(done, "%s", r.body.buf);
+    cr_expect(strstr(r.body.buf, "event: cutover-step-finished\ndata: {"));
+    resp_free(&r);
+
+    get("/api/v1/sovereign/cutover/status", &r);
+    cr_assert_eq(wire_decode_cutover_status(r.body.buf, r.body.len, a, &cs, &err), 0);
+    resp_free(&r);
+    int64_t deadline = mono_ms() + 10000;
+    while (!cs.complete && mono_ms() < deadline) {
+        sleep_ms(50);
+        get("/api/v1/sovereign/cutover/status", &r);
+        cr_assert_eq(wire_decode_cutover_status(r.body.buf, r.body.len, a, &cs, &err), 0);
+        resp_free(&r);
+    }
+    cr_assert(cs.complete);
+    cr_expect_eq(cs.state, SOV_SOVEREIGN);
+
+    post("/api/v1/sovereign/cutover/start", &r);
+    cr_expect_eq(r.status, 200, "already complete: 200 and nothing re-runs");
+    resp_free(&r);
+
+    /* Replay of the ring, then one double-encoded cutover-status frame, then close. */
+    get("/api/v1/sovereign/cutover/events", &r);
+    cr_assert_eq(r.status, 200);
+    const char *b = r.body.buf;
+    const char *st = strstr(b, "event: cutover-status\ndata: ");
+    cr_assert_not_null(st, "%s", b);
+    cr_expect(strstr(b, "event: cutover-started\n") < st, "replay comes first");
+    cr_expect(strstr(b, "event: cutover-completed\n") < st);
+    cr_expect(strstr(b, "event: cutover-already-complete\n") < st);
+    cr_expect_eq(count(b, "event: cutover-step-started\n"), 2);
+    const char *data = st + strlen("event: cutover-status\ndata: ");
+    char *line = strndup(data, strcspn(data, "\n"));
+    cJSON *o = cJSON_Parse(line);
+    cr_assert_not_null(o, "%s", line);
+    cJSON *inner = cJSON_Parse(cJSON_GetObjectItem(o, "message")->valuestring);
+    cr_assert(cJSON_IsObject(inner), "message is the JSON-encoded flat map");
+    cr_expect_str_eq(cJSON_GetObjectItem(inner, "cutoverComplete")->valuestring, "true");
+    struct cutover_status flat;
+    const char *msg = cJSON_GetObjectItem(o, "message")->valuestring;
+    cr_expect_eq(wire_decode_cutover_configmap(msg, strlen(msg), a, &flat, &err), 0, "%s",
+                 err.msg);
+    cJSON_Delete(inner);
+    cJSON_Delete(o);
+    free(line);
+    resp_free(&r);
+    arena_free(a);
+}
+
+Test(server, sse_logs_replay_and_done, .timeout = 60)
+{
+    wait_deployment(NULL);
+    struct resp r, ev;
+    get("/api/v1/deployments/" DEP "/logs", &r);
+    cr_assert_eq(r.status, 200);
+    char ct[64];
+    cr_expect_str_eq(header(&r, "Content-Type", ct, sizeof(ct)), "text/event-stream");
+    cr_expect_str_eq(header(&r, "X-Accel-Buffering", ct, sizeof(ct)), "no");
+    const char *b = r.body.buf;
+    cr_expect(strncmp(b, "data: {\"time\":", 14) == 0, "replay starts with unnamed frames");
+    const char *done = strstr(b, "event: done\ndata: ");
+    cr_assert_not_null(done, "%s", b);
+    const char *data = done + strlen("event: done\ndata: ");
+    size_t dl = strcspn(data, "\n");
+    cr_expect_str_eq(data + dl, "\n\n", "done is the last frame");
+    struct arena *a = arena_new();
+    struct deployment d;
+    struct error err;
+    cr_assert_eq(wire_decode_deployment(data, dl, a, &d, &err), 0, "%s", err.msg);
+    cr_expect_str_eq(d.id, DEP);
+    cr_expect_str_eq(d.status, "failed");
+    cr_expect(strstr(b, "\"phase\":\"component\""), "component events");
+    cr_expect(strstr(b, "\"state\":\"installed\""));
+    cr_expect(strstr(b, "\"phase\":\"tofu-init\""));
+    cr_expect(strstr(b, "\"phase\":\"component-log\""));
+
+    get("/api/v1/deployments/" DEP "/events", &ev);
+    cr_assert_eq(ev.status, 200);
+    expect_json(&ev);
+    cJSON *o = cJSON_Parse(ev.body.buf);
+    cr_assert_not_null(o);
+    cr_expect(cJSON_IsTrue(cJSON_GetObjectItem(o, "done")));
+    cr_expect_str_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(o, "state"), "id")->valuestring,
+                     DEP);
+    cJSON *events = cJSON_GetObjectItem(o, "events");
+    cr_expect_eq((size_t)cJSON_GetArraySize(events), count(b, "data: {\"time\""),
+                 "/events holds the same buffer as the SSE replay");
+    cr_expect_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(o, "state"), "numEvents")->valueint,
+                 cJSON_GetArraySize(events), "numEvents counts the buffered events");
+    struct resp dr;
+    get("/api/v1/deployments/" DEP, &dr);
+    cr_assert_eq(wire_decode_deployment(dr.body.buf, dr.body.len, a, &d, &err), 0);
+    cr_expect_eq(d.num_events, cJSON_GetArraySize(events));
+    resp_free(&dr);
+    struct wire_event we;
+    char *first = cJSON_PrintUnformatted(cJSON_GetArrayItem(events, 0));
+    cr_expect_eq(wire_decode_event(first, strlen(first), a, &we, &err), 0, "%s", err.msg);
+    free(first);
+    cJSON_Delete(o);
+    resp_free(&ev);
+    resp_free(&r);
+    arena_free(a);
+}
+
+Test(server, sovereign_status_and_organizations)
+{
+    wait_deployment(NULL);
+    struct arena *a = arena_new();
+    struct error err;
+    struct job *jobs;
+    size_t n = get_jobs("/api/v1/deployments/" DEP "/jobs?inventory=full", a, &jobs);
+    int installs = 0, ok = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!jobs[i].is_group && jobs[i].kind == KIND_INSTALL) {
+            installs++;
+            ok += jobs[i].status == JOB_SUCCEEDED;
+        }
+    struct resp r;
+    get("/api/v1/sovereign/status", &r);
+    cr_assert_eq(r.status, 200);
+    expect_json(&r);
+    struct sovereign_status st;
+    cr_assert_eq(wire_decode_sovereign_status(r.body.buf, r.body.len, &st, &err), 0);
+    cr_expect_eq(st.helm_releases_total, installs);
+    cr_expect_eq(st.helm_releases_ready, ok);
+    cr_expect_geq(st.pods_total, st.pods_running);
+    cr_expect_eq(st.cert_expiry_soon_count, 0);
+    resp_free(&r);
+
+    get("/api/v1/organizations", &r);
+    cr_assert_eq(r.status, 200);
+    expect_json(&r);
+    struct organization *orgs;
+    struct blueprint *bps;
+    size_t no, nb;
+    cr_assert_eq(wire_decode_organizations(r.body.buf, r.body.len, a, &orgs, &no, &bps, &nb,
+                                           &err), 0, "%s", err.msg);
+    cr_assert_eq(no, 1);
+    cr_expect_str_eq(orgs[0].name, "acme-corp");
+    cr_assert_eq(orgs[0].n_envs, 1);
+    cr_expect_str_eq(orgs[0].envs[0].name, "acme-corp-prod");
+    cr_expect_eq(nb, 1);
+    resp_free(&r);
+    arena_free(a);
+}
+
+Test(server, etag_and_304)
+{
+    wait_deployment(NULL);
+    const char *paths[] = {"/api/v1/deployments/" DEP "/jobs?inventory=full",
+                           "/api/v1/sovereign/cutover/status", "/api/v1/deployments",
+                           "/api/v1/deployments/" DEP "/jobs/install-cilium"};
+    for (size_t i = 0; i < 4; i++) {
+        struct resp r, r2, r3;
+        char etag[64], hdr[128], etag2[64];
+        get(paths[i], &r);
+        cr_assert_eq(r.status, 200);
+        header(&r, "ETag", etag, sizeof(etag));
+        cr_assert(etag[0] == '"' && etag[strlen(etag) - 1] == '"', "quoted strong tag: %s",
+                  etag);
+        snprintf(hdr, sizeof(hdr), "If-None-Match: %s", etag);
+        const char *h[] = {hdr, NULL};
+        http("GET", paths[i], h, NULL, 0, &r2);
+        cr_expect_eq(r2.status, 304, "%s", paths[i]);
+        cr_expect_eq(r2.body.len, 0, "no body on 304");
+        cr_expect_str_eq(header(&r2, "ETag", etag2, sizeof(etag2)), etag);
+        cr_expect_lt(r2.hdr.len, 300, "an unchanged poll is small");
+        const char *h2[] = {"If-None-Match: \"stale\"", NULL};
+        http("GET", paths[i], h2, NULL, 0, &r3);
+        cr_expect_eq(r3.status, 200);
+        cr_expect_str_eq(r3.body.buf, r.body.buf);
+        resp_free(&r);
+        resp_free(&r2);
+        resp_free(&r3);
+    }
+}
+
+Test(server, bad_requests_get_the_right_codes)
+{
+    struct resp r;
+    get("/api/v1/nope", &r);
+    expect_error(&r, 404, "not-found");
+    resp_free(&r);
+    get("/nope", &r);
+    expect_error(&r, 404, "not-found");
+    resp_free(&r);
+
+    char allow[64];
+    http("DELETE", "/api/v1/deployments", NULL, NULL, 0, &r);
+    expect_error(&r, 405, "method-not-allowed");
+    cr_expect(strstr(header(&r, "Allow", allow, sizeof(allow)), "GET"));
+    resp_free(&r);
+    get("/api/v1/sovereign/cutover/start", &r);
+    expect_error(&r, 405, "method-not-allowed");
+    cr_expect(strstr(header(&r, "Allow", allow, sizeof(allow)), "POST"));
+    resp_free(&r);
+    post("/api/v1/sovereign/cutover/status", &r);
+    expect_error(&r, 405, "method-not-allowed");
+    resp_free(&r);
+
+    /* Oversized request heads are refused; the server keeps answering. */
+    size_t bigs[] = {20 * 1024, 64 * 1024};
+    for (size_t i = 0; i < 2; i++) {
+        size_t big = bigs[i];
+        char *h = malloc(big + 16);
+        memcpy(h, "X-Big: ", 7);
+        memset(h + 7, 'a', big);
+        h[7 + big] = '\0';
+        const char *hs[] = {h, NULL};
+        http("GET", "/api/v1/deployments", hs, NULL, 0, &r);
+        if (i == 0)
+            expect_error(&r, 431, "request-header-too-large");
+        else
+            cr_expect(r.status == 431 || r.status == 400, "oversized head: %ld", r.status);
+        resp_free(&r);
+        free(h);
+    }
+
+    char *body = malloc(128 * 1024);
+    memset(body, '{', 128 * 1024);
+    http("POST", "/api/v1/sovereign/cutover/start", NULL, body, 128 * 1024, &r);
+    expect_error(&r, 413, "request-too-large");
+    resp_free(&r);
+    free(body);
+
+    get("/api/v1/actions/executions/x/logs?limit=-5&fromLine=abc", &r);
+    expect_error(&r, 404, "execution-not-found");
+    resp_free(&r);
+
+    get("/healthz", &r);
+    cr_expect_eq(r.status, 200, "still answering");
+    resp_free(&r);
+}
+
+Test(server, idle_connections_do_not_block_service)
+{
+    enum { N = 200 };
+    int fds[N];
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)fx.port)};
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    for (int i = 0; i < N; i++) {
+        fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+        cr_assert_geq(fds[i], 0);
+        cr_assert_eq(connect(fds[i], (struct sockaddr *)&sa, sizeof(sa)), 0, "connect %d", i);
+    }
+    int64_t t0 = mono_ms();
+    struct resp r;
+    get("/api/v1/deployments", &r);
+    cr_expect_eq(r.status, 200);
+    cr_expect_lt(mono_ms() - t0, 5000);
+    resp_free(&r);
+    for (int i = 0; i < N; i++)
+        close(fds[i]);
+    get("/healthz", &r);
+    cr_expect_eq(r.status, 200);
+    resp_free(&r);
+}
+
+Test(auth, bearer_token_guards_all_but_public_routes, .timeout = 60)
+{
+    fx_start_opts(spec_full, "s3cret-token-value", false);
+    struct resp r;
+    get("/api/v1/deployments", &r);
+    expect_error(&r, 401, "unauthenticated");
+    cr_expect_null(strstr(r.body.buf, "s3cret"), "the token is never echoed");
+    resp_free(&r);
+    const char *wrong[] = {"Authorization: Bearer s3cret-token-valuX", NULL};
+    http("GET", "/api/v1/deployments", wrong, NULL, 0, &r);
+    expect_error(&r, 401, "unauthenticated");
+    resp_free(&r);
+    const char *prefix[] = {"Authorization: Bearer s3cret", NULL};
+    http("GET", "/api/v1/sovereign/cutover/status", prefix, NULL, 0, &r);
+    expect_error(&r, 401, "unauthenticated");
+    resp_free(&r);
+    post("/api/v1/sovereign/cutover/start", &r);
+    expect_error(&r, 401, "unauthenticated");
+    resp_free(&r);
+
+    const char *good[] = {"Authorization: Bearer s3cret-token-value", NULL};
+    http("GET", "/api/v1/deployments", good, NULL, 0, &r);
+    cr_expect_eq(r.status, 200);
+    resp_free(&r);
+    get("/api/v1/deployments?access_token=s3cret-token-value", &r);
+    cr_expect_eq(r.status, 200, "query token for EventSource clients");
+    resp_free(&r);
+
+    const char *open[] = {"/healthz", "/api/v1/version", "/api/v1/sovereign/self"};
+    for (size_t i = 0; i < 3; i++) {
+        get(open[i], &r);
+        cr_expect_eq(r.status, 200, "%s is public", open[i]);
+        resp_free(&r);
+    }
+    fx_stop();
+}
+
+Test(auth, read_only_refuses_mutations, .timeout = 60)
+{
+    fx_start_opts(spec_full, NULL, true);
+    struct resp r;
+    post("/api/v1/sovereign/cutover/start", &r);
+    expect_error(&r, 403, "read-only");
+    resp_free(&r);
+    post("/api/v1/deployments/" DEP "/jobs/install-flux/retry", &r);
+    expect_error(&r, 403, "read-only");
+    resp_free(&r);
+    get("/api/v1/sovereign/cutover/status", &r);
+    cr_expect_eq(r.status, 200);
+    resp_free(&r);
+    fx_stop();
+}
+
+Test(auth, cutover_without_steps_is_424, .timeout = 60)
+{
+    fx_start_opts(spec_no_steps, NULL, false);
+    struct resp r;
+    post("/api/v1/sovereign/cutover/start", &r);
+    expect_error(&r, 424, "no-steps-found");
+    resp_free(&r);
+    fx_stop();
+}
+
+Test(auth, bad_listen_and_token_file_are_usage_errors)
+{
+    struct error err;
+    error_clear(&err);
+    struct server_options o = {.listen = "127.0.0.1:notaport"};
+    cr_expect_null(server_start(NULL, NULL, &o, &err));
+    cr_expect_eq(err.code, EXIT_USAGE);
+    struct server_options o2 = {.listen = "127.0.0.1:0", .token_file = "/nonexistent/tok"};
+    error_clear(&err);
+    cr_expect_null(server_start(NULL, NULL, &o2, &err));
+    cr_expect_eq(err.code, EXIT_USAGE);
+    cr_expect(strstr(err.msg, "/nonexistent/tok"));
+}
+
+Test(server, sse_logs_live_until_done, .timeout = 60)
+{
+    /* Opened while the run is in progress: live frames, then `done`, then close. */
+    struct resp r;
+    get("/api/v1/deployments/" DEP "/logs", &r);
+    cr_assert_eq(r.status, 200);
+    const char *done = strstr(r.body.buf, "event: done\ndata: {");
+    cr_assert_not_null(done, "%s", r.body.buf);
+    cr_expect(strstr(r.body.buf, "\"state\":\"failed\"") < done, "the failure precedes done");
+    cr_expect(strstr(r.body.buf, "\"phase\":\"deployment\""));
+    resp_free(&r);
+}
+
+struct bg_get {
+    const char *path;
+    long status;
+    CURLcode rc;
+    struct strbuf body;
+    int64_t ended;
+};
+
+static void *bg_get_main(void *arg)
+{
+    struct bg_get *g = arg;
+    char url[256];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", fx.port, g->path);
+    CURL *c = curl_easy_init();
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &g->body);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    g->rc = curl_easy_perform(c);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &g->status);
+    curl_easy_cleanup(c);
+    g->ended = mono_ms();
+    return NULL;
+}
+
+Test(server, stop_is_graceful_and_closes_streams, .timeout = 60)
+{
+    /* An idle cutover stream stays open until the server stops. */
+    struct bg_get g = {.path = "/api/v1/sovereign/cutover/events"};
+    sb_init(&g.body);
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, bg_get_main, &g), 0);
+    sleep_ms(500);
+    cr_assert_eq(g.ended, 0, "the stream is still open");
+    int64_t t0 = mono_ms();
+    server_stop(fx.srv);
+    fx.srv = NULL;
+    pthread_join(t, NULL);
+    cr_expect_lt(mono_ms() - t0, 5000, "stop does not wait for streams");
+    cr_expect_eq(g.rc, CURLE_OK, "the stream ended cleanly: %s", curl_easy_strerror(g.rc));
+    cr_expect_eq(g.status, 200);
+    cr_expect(g.body.buf && strstr(g.body.buf, "event: cutover-status\n"));
+    sb_fini(&g.body);
+
+    /* Nothing listens any more. */
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)fx.port)};
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    cr_expect_neq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    close(fd);
+}
+
+Test(auth, connection_limit_is_honoured, .timeout = 60)
+{
+    fx_max_connections = 8;
+    fx_start_opts(spec_full, NULL, false);
+    int fds[8];
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)fx.port)};
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    for (int i = 0; i < 8; i++) {
+        fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+        cr_assert_eq(connect(fds[i], (struct sockaddr *)&sa, sizeof(sa)), 0);
+    }
+    sleep_ms(200); /* let the daemon accept them all */
+    char url[128];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/healthz", fx.port);
+    CURL *c = curl_easy_init();
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 5L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    struct strbuf sink;
+    sb_init(&sink);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
+    CURLcode rc = curl_easy_perform(c);
+    cr_expect_neq(rc, CURLE_OK, "the 9th connection is refused while 8 are open");
+    curl_easy_cleanup(c);
+    sb_fini(&sink);
+    for (int i = 0; i < 8; i++)
+        close(fds[i]);
+    sleep_ms(200);
+    struct resp r;
+    get("/healthz", &r);
+    cr_expect_eq(r.status, 200, "served again once the others left");
+    resp_free(&r);
+    fx_stop();
+}
