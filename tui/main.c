@@ -434,6 +434,54 @@ static int run_wait(struct source *src, struct engine *engine, const struct opti
     return rc;
 }
 
+/* Fills the remote options from the flags, then from the context for what is unset. */
+static int remote_options_from(const struct options *o, const struct context *ctx,
+                               struct remote_options *ro, struct error *err)
+{
+    memset(ro, 0, sizeof(*ro));
+    ro->api = o->api ? o->api : ctx ? ctx->api : NULL;
+    ro->deployment = o->deployment ? o->deployment : ctx ? ctx->deployment : NULL;
+    ro->token_file = o->token_file ? o->token_file
+                     : ctx && ctx->token_file ? ctx->token_file
+                                              : getenv("CATALYST_TOKEN_FILE");
+    ro->session_file = o->session_file ? o->session_file : ctx ? ctx->session_file : NULL;
+    ro->cacert = o->cacert ? o->cacert : ctx ? ctx->cacert : NULL;
+    ro->insecure = o->insecure || (ctx && ctx->insecure);
+    ro->refresh_s = o->refresh_set ? o->refresh : (ctx && ctx->refresh > 0 ? ctx->refresh : 2);
+    ro->connect_timeout_ms = 5000;
+    ro->timeout_ms = 15000;
+    ro->read_only = o->read_only || (ctx && ctx->read_only);
+    if (!ro->api || !*ro->api) {
+        error_set(err, EXIT_USAGE, "context \"%s\" has no api URL", ctx ? ctx->name : "");
+        return -1;
+    }
+    return 0;
+}
+
+/* What ":ctx NAME" needs to build a source for another context. */
+struct switcher {
+    const struct options *o;
+    const struct config *cfg;
+};
+
+static struct source *switch_context(void *arg, const char *name, struct error *err)
+{
+    const struct switcher *sw = arg;
+    const struct context *ctx = config_find(sw->cfg, name);
+    if (!ctx) {
+        error_set(err, EXIT_USAGE, "no context named \"%s\" in %s", name, sw->cfg->path);
+        return NULL;
+    }
+    /* The context's own endpoint and credentials; only the global switches carry over. */
+    struct options o = *sw->o;
+    o.api = o.deployment = o.token_file = o.session_file = o.cacert = NULL;
+    o.refresh_set = false;
+    struct remote_options ro;
+    if (remote_options_from(&o, ctx, &ro, err) < 0)
+        return NULL;
+    return source_remote_new(&ro, err);
+}
+
 static int run_standalone(const struct options *o, const struct config *cfg)
 {
     struct error err;
@@ -512,54 +560,6 @@ static int run_standalone(const struct options *o, const struct config *cfg)
     }
     standalone_close(&st);
     return rc;
-}
-
-/* Fills the remote options from the flags, then from the context for what is unset. */
-static int remote_options_from(const struct options *o, const struct context *ctx,
-                               struct remote_options *ro, struct error *err)
-{
-    memset(ro, 0, sizeof(*ro));
-    ro->api = o->api ? o->api : ctx ? ctx->api : NULL;
-    ro->deployment = o->deployment ? o->deployment : ctx ? ctx->deployment : NULL;
-    ro->token_file = o->token_file ? o->token_file
-                     : ctx && ctx->token_file ? ctx->token_file
-                                              : getenv("CATALYST_TOKEN_FILE");
-    ro->session_file = o->session_file ? o->session_file : ctx ? ctx->session_file : NULL;
-    ro->cacert = o->cacert ? o->cacert : ctx ? ctx->cacert : NULL;
-    ro->insecure = o->insecure || (ctx && ctx->insecure);
-    ro->refresh_s = o->refresh_set ? o->refresh : (ctx && ctx->refresh > 0 ? ctx->refresh : 2);
-    ro->connect_timeout_ms = 5000;
-    ro->timeout_ms = 15000;
-    ro->read_only = o->read_only || (ctx && ctx->read_only);
-    if (!ro->api || !*ro->api) {
-        error_set(err, EXIT_USAGE, "context \"%s\" has no api URL", ctx ? ctx->name : "");
-        return -1;
-    }
-    return 0;
-}
-
-/* What ":ctx NAME" needs to build a source for another context. */
-struct switcher {
-    const struct options *o;
-    const struct config *cfg;
-};
-
-static struct source *switch_context(void *arg, const char *name, struct error *err)
-{
-    const struct switcher *sw = arg;
-    const struct context *ctx = config_find(sw->cfg, name);
-    if (!ctx) {
-        error_set(err, EXIT_USAGE, "no context named \"%s\" in %s", name, sw->cfg->path);
-        return NULL;
-    }
-    /* The context's own endpoint and credentials; only the global switches carry over. */
-    struct options o = *sw->o;
-    o.api = o.deployment = o.token_file = o.session_file = o.cacert = NULL;
-    o.refresh_set = false;
-    struct remote_options ro;
-    if (remote_options_from(&o, ctx, &ro, err) < 0)
-        return NULL;
-    return source_remote_new(&ro, err);
 }
 
 static int run_remote(const struct options *o, const struct config *cfg,

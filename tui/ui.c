@@ -85,6 +85,8 @@ struct ui {
 
 static atomic_int g_wake_fd = -1;
 
+static void switch_context(struct ui *ui, const char *name);
+
 /* ---- small helpers ---- */
 
 static bool read_only(const struct ui *ui)
