@@ -1,0 +1,642 @@
+/* store: durable state files (see store.h). */
+#include "store.h"
+
+#include "arena.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define STORE_MAX_JSON ((size_t)1 << 30)
+
+struct store {
+    char *dir;                 /* owned */
+    int lock_fd;               /* the dir itself, flock'ed while the store is open */
+};
+
+/* One process per state dir: a second engine would "recover" live executions. */
+static int lock_dir(const char *dir, struct error *err)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+        error_at(err, EXIT_USAGE, dir, 0, 0, "cannot open the state dir: %s", strerror(errno));
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        close(fd);
+        if (e == EWOULDBLOCK)
+            error_at(err, EXIT_USAGE, dir, 0, 0,
+                     "state dir is in use by another catalyst-tui process");
+        else
+            error_at(err, EXIT_USAGE, dir, 0, 0, "cannot lock the state dir: %s", strerror(e));
+        return -1;
+    }
+    return fd;
+}
+
+static char *path_join(const char *a, const char *b, const char *c)
+{
+    size_t n = strlen(a) + strlen(b) + (c ? strlen(c) : 0) + 3;
+    char *p = malloc(n);
+    if (!p)
+        return NULL;
+    if (c)
+        snprintf(p, n, "%s/%s/%s", a, b, c);
+    else
+        snprintf(p, n, "%s/%s", a, b);
+    return p;
+}
+
+static int move_aside(const char *dir, struct error *err)
+{
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    char stamp[32];
+    strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%S", &tm);
+    size_t n = strlen(dir) + 64;
+    char *to = malloc(n);
+    if (!to) {
+        error_set(err, EXIT_FAILED, "out of memory");
+        return -1;
+    }
+    snprintf(to, n, "%s.old-%s", dir, stamp);
+    /* Two --fresh runs in one second must not collide. */
+    for (int k = 1; access(to, F_OK) == 0 && k < 1000; k++)
+        snprintf(to, n, "%s.old-%s-%d", dir, stamp, k);
+    if (rename(dir, to) != 0) {
+        error_at(err, EXIT_USAGE, dir, 0, 0, "cannot move the state dir aside to %s: %s", to,
+                 strerror(errno));
+        free(to);
+        return -1;
+    }
+    free(to);
+    return 0;
+}
+
+struct store *store_open(const char *dir, bool fresh, struct error *err)
+{
+    struct stat sb;
+    bool exists = stat(dir, &sb) == 0;
+    if (exists && !S_ISDIR(sb.st_mode)) {
+        error_at(err, EXIT_USAGE, dir, 0, 0, "state dir is not a directory");
+        return NULL;
+    }
+    if (exists && fresh) {
+        /* Never move a dir another process is using. */
+        int fd = lock_dir(dir, err);
+        if (fd < 0)
+            return NULL;
+        int rc = move_aside(dir, err);
+        close(fd);
+        if (rc != 0)
+            return NULL;
+    }
+    if (mkdir_p(dir, 0700) != 0) {
+        error_at(err, EXIT_USAGE, dir, 0, 0, "cannot create the state dir: %s", strerror(errno));
+        return NULL;
+    }
+    int fd = lock_dir(dir, err);
+    if (fd < 0)
+        return NULL;
+    struct store *s = calloc(1, sizeof(*s));
+    if (!s || !(s->dir = strdup(dir))) {
+        free(s);
+        close(fd);
+        error_set(err, EXIT_FAILED, "out of memory");
+        return NULL;
+    }
+    s->lock_fd = fd;
+    return s;
+}
+
+void store_free(struct store *s)
+{
+    if (!s)
+        return;
+    close(s->lock_fd);
+    free(s->dir);
+    free(s);
+}
+
+const char *store_dir(const struct store *s) { return s->dir; }
+
+void store_state_fini(struct store_state *st)
+{
+    for (size_t i = 0; i < st->n_jobs; i++) {
+        free(st->jobs[i].id);
+        free(st->jobs[i].job_name);
+    }
+    free(st->jobs);
+    for (size_t i = 0; i < st->n_execs; i++)
+        free(st->execs[i].job_id);
+    free(st->execs);
+    free(st->cutover_json);
+    memset(st, 0, sizeof(*st));
+}
+
+/* Reads and parses a JSON object file. 1 loaded, 0 missing, -1 refused (err). */
+static int load_json(const char *path, cJSON **out, struct error *err)
+{
+    char *data;
+    size_t len;
+    *out = NULL;
+    if (read_file(path, STORE_MAX_JSON, &data, &len) != 0) {
+        if (errno == ENOENT)
+            return 0;
+        error_at(err, EXIT_USAGE, path, 0, 0, "cannot read state file: %s", strerror(errno));
+        return -1;
+    }
+    cJSON *root = cJSON_ParseWithLength(data, len);
+    free(data);
+    if (!root || !cJSON_IsObject(root)) {
+        cJSON_Delete(root);
+        error_at(err, EXIT_USAGE, path, 0, 0,
+                 "corrupted state file (not a JSON object); use --fresh to start over");
+        return -1;
+    }
+    const cJSON *fv = cJSON_GetObjectItemCaseSensitive(root, "formatVersion");
+    if (!cJSON_IsNumber(fv)) {
+        cJSON_Delete(root);
+        error_at(err, EXIT_USAGE, path, 0, 0, "corrupted state file (no formatVersion)");
+        return -1;
+    }
+    if (fv->valuedouble > STORE_FORMAT_VERSION || fv->valuedouble < 1) {
+        error_at(err, EXIT_USAGE, path, 0, 0,
+                 "state file has formatVersion %g; this build reads %d (newer catalyst-tui?)",
+                 fv->valuedouble, STORE_FORMAT_VERSION);
+        cJSON_Delete(root);
+        return -1;
+    }
+    *out = root;
+    return 1;
+}
+
+static const char *jstr(const cJSON *o, const char *k)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsString(v) ? v->valuestring : "";
+}
+
+static int64_t jtime(const cJSON *o, const char *k)
+{
+    int64_t v = 0;
+    if (time_parse(jstr(o, k), &v) != 0)
+        return 0;
+    return v;
+}
+
+static int64_t jint(const cJSON *o, const char *k, int64_t dflt)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsNumber(v) ? (int64_t)v->valuedouble : dflt;
+}
+
+static int load_index(const cJSON *root, const char *path, struct store_state *st,
+                      struct error *err)
+{
+    const cJSON *jobs = cJSON_GetObjectItemCaseSensitive(root, "jobs");
+    const cJSON *execs = cJSON_GetObjectItemCaseSensitive(root, "executions");
+    if (!cJSON_IsArray(jobs) || !cJSON_IsArray(execs)) {
+        error_at(err, EXIT_USAGE, path, 0, 0, "corrupted state file (jobs/executions missing)");
+        return -1;
+    }
+    size_t nj = (size_t)cJSON_GetArraySize(jobs), ne = (size_t)cJSON_GetArraySize(execs);
+    st->jobs = calloc(nj ? nj : 1, sizeof(*st->jobs));
+    st->execs = calloc(ne ? ne : 1, sizeof(*st->execs));
+    if (!st->jobs || !st->execs) {
+        error_set(err, EXIT_FAILED, "out of memory");
+        return -1;
+    }
+    const cJSON *it;
+    size_t i = 0;
+    cJSON_ArrayForEach(it, jobs) {
+        if (!cJSON_IsObject(it) || !*jstr(it, "id")) {
+            error_at(err, EXIT_USAGE, path, 0, 0, "corrupted state file (jobs[%zu])", i);
+            return -1;
+        }
+        struct store_job *j = &st->jobs[st->n_jobs++];
+        j->id = strdup(jstr(it, "id"));
+        j->job_name = strdup(jstr(it, "jobName"));
+        int s = job_status_parse(jstr(it, "status"));
+        j->status = s < 0 ? JOB_PENDING : (enum job_status)s;
+        j->started_at = jtime(it, "startedAt");
+        j->finished_at = jtime(it, "finishedAt");
+        j->retries_left = (int)jint(it, "retriesLeft", -1);
+        j->is_group = strcmp(jstr(it, "type"), "group") == 0;
+        if (!j->id || !j->job_name) {
+            error_set(err, EXIT_FAILED, "out of memory");
+            return -1;
+        }
+        i++;
+    }
+    i = 0;
+    cJSON_ArrayForEach(it, execs) {
+        const char *id = cJSON_IsObject(it) ? jstr(it, "id") : "";
+        int s = exec_status_parse(jstr(it, "status"));
+        if (strlen(id) != 32 || s < 0) {
+            error_at(err, EXIT_USAGE, path, 0, 0, "corrupted state file (executions[%zu])", i);
+            return -1;
+        }
+        struct store_exec *x = &st->execs[st->n_execs++];
+        memcpy(x->id, id, 33);
+        x->job_id = strdup(jstr(it, "jobId"));
+        x->status = (enum exec_status)s;
+        x->started_at = jtime(it, "startedAt");
+        x->finished_at = jtime(it, "finishedAt");
+        x->line_count = jint(it, "lineCount", 0);
+        if (!x->job_id) {
+            error_set(err, EXIT_FAILED, "out of memory");
+            return -1;
+        }
+        i++;
+    }
+    return 0;
+}
+
+/* Only characters that cannot escape the executions dir. */
+static bool safe_component(const char *s)
+{
+    if (!*s || strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
+        return false;
+    for (; *s; s++)
+        if (*s == '/')
+            return false;
+    return true;
+}
+
+int store_load(struct store *s, struct store_state *st, struct error *err)
+{
+    memset(st, 0, sizeof(*st));
+    char *dpath = path_join(s->dir, "deployment.json", NULL);
+    char *cpath = path_join(s->dir, "cutover-status.json", NULL);
+    char *ipath = NULL;
+    cJSON *root = NULL;
+    int rc = -1;
+    if (!dpath || !cpath) {
+        error_set(err, EXIT_FAILED, "out of memory");
+        goto out;
+    }
+    int r = load_json(dpath, &root, err);
+    if (r < 0)
+        goto out;
+    if (r > 0) {
+        const char *id = jstr(root, "id");
+        if (!safe_component(id) || strlen(id) >= sizeof(st->dep.id)) {
+            error_at(err, EXIT_USAGE, dpath, 0, 0, "corrupted state file (bad \"id\")");
+            goto out;
+        }
+        st->has_deployment = true;
+        snprintf(st->dep.id, sizeof(st->dep.id), "%s", id);
+        snprintf(st->dep.status, sizeof(st->dep.status), "%s", jstr(root, "status"));
+        st->dep.started_at = jtime(root, "startedAt");
+        st->dep.finished_at = jtime(root, "finishedAt");
+        st->dep.phase1_finished_at = jtime(root, "phase1FinishedAt");
+        snprintf(st->dep.phase1_outcome, sizeof(st->dep.phase1_outcome), "%s",
+                 jstr(root, "phase1Outcome"));
+        st->dep.handover_fired_at = jtime(root, "handoverFiredAt");
+        cJSON_Delete(root);
+        root = NULL;
+        char sub[128];
+        snprintf(sub, sizeof(sub), "executions/%s", st->dep.id);
+        ipath = path_join(s->dir, sub, "index.json");
+        if (!ipath) {
+            error_set(err, EXIT_FAILED, "out of memory");
+            goto out;
+        }
+        r = load_json(ipath, &root, err);
+        if (r < 0)
+            goto out;
+        if (r > 0) {
+            if (strcmp(jstr(root, "deploymentId"), st->dep.id) != 0) {
+                error_at(err, EXIT_USAGE, ipath, 0, 0,
+                         "corrupted state file (deploymentId is not %s)", st->dep.id);
+                goto out;
+            }
+            st->has_index = true;
+            if (load_index(root, ipath, st, err) != 0)
+                goto out;
+        }
+    }
+    char *data;
+    size_t len;
+    if (read_file(cpath, STORE_MAX_JSON, &data, &len) == 0) {
+        st->cutover_json = data;
+        st->cutover_len = len;
+    } else if (errno != ENOENT) {
+        error_at(err, EXIT_USAGE, cpath, 0, 0, "cannot read state file: %s", strerror(errno));
+        goto out;
+    }
+    rc = 0;
+out:
+    if (rc != 0)
+        store_state_fini(st);
+    cJSON_Delete(root);
+    free(dpath);
+    free(cpath);
+    free(ipath);
+    return rc;
+}
+
+static void put_time(struct strbuf *sb, const char *key, int64_t ms)
+{
+    if (!ms)
+        return;
+    char t[40];
+    sb_printf(sb, ",\"%s\":\"%s\"", key, time_format(ms, t, sizeof(t)));
+}
+
+static void put_str(struct strbuf *sb, const char *key, const char *v)
+{
+    sb_printf(sb, ",\"%s\":", key);
+    sb_json_str(sb, v ? v : "");
+}
+
+static int write_json(const char *path, struct strbuf *sb, struct error *err)
+{
+    if (sb->oom) {
+        error_set(err, EXIT_FAILED, "out of memory");
+        return -1;
+    }
+    if (write_file_atomic(path, sb->buf, sb->len, 0600) != 0) {
+        error_at(err, EXIT_FAILED, path, 0, 0, "cannot write state file: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int store_write_deployment(struct store *s, const struct deployment *d, struct error *err)
+{
+    struct strbuf sb;
+    sb_init(&sb);
+    sb_printf(&sb, "{\"formatVersion\":%d", STORE_FORMAT_VERSION);
+    put_str(&sb, "id", d->id);
+    put_str(&sb, "status", d->status);
+    put_time(&sb, "startedAt", d->started_at);
+    if (d->finished_at)
+        put_time(&sb, "finishedAt", d->finished_at);
+    else
+        sb_puts(&sb, ",\"finishedAt\":null");
+    put_str(&sb, "sovereignFQDN", d->sovereign_fqdn);
+    put_str(&sb, "region", d->region);
+    put_time(&sb, "phase1FinishedAt", d->phase1_finished_at);
+    if (d->phase1_outcome && *d->phase1_outcome)
+        put_str(&sb, "phase1Outcome", d->phase1_outcome);
+    put_time(&sb, "handoverFiredAt", d->handover_fired_at);
+    sb_puts(&sb, "}\n");
+    char *path = path_join(s->dir, "deployment.json", NULL);
+    int rc = path ? write_json(path, &sb, err) : -1;
+    if (!path)
+        error_set(err, EXIT_FAILED, "out of memory");
+    free(path);
+    sb_fini(&sb);
+    return rc;
+}
+
+static void put_str_array(struct strbuf *sb, const char *key, const char *const *v, size_t n)
+{
+    sb_printf(sb, ",\"%s\":[", key);
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            sb_putc(sb, ',');
+        sb_json_str(sb, v[i]);
+    }
+    sb_putc(sb, ']');
+}
+
+static void encode_job(struct strbuf *sb, const struct job *j, int retries_left)
+{
+    sb_puts(sb, "{\"id\":");
+    sb_json_str(sb, j->id);
+    put_str(sb, "deploymentId", j->deployment_id);
+    put_str(sb, "jobName", j->job_name);
+    if (j->display_name && *j->display_name)
+        put_str(sb, "displayName", j->display_name);
+    sb_printf(sb, ",\"type\":\"%s\",\"kind\":\"%s\"", j->is_group ? "group" : "install",
+              job_kind_name(j->kind));
+    if (j->app_id && *j->app_id)
+        put_str(sb, "appId", j->app_id);
+    put_str(sb, "parentId", j->parent_id);
+    put_str_array(sb, "dependsOn", j->depends_on, j->n_depends_on);
+    if (j->is_group)
+        put_str_array(sb, "childIds", j->child_ids, j->n_child_ids);
+    sb_printf(sb, ",\"status\":\"%s\"", job_status_name(j->status));
+    put_time(sb, "startedAt", j->started_at);
+    put_time(sb, "finishedAt", j->finished_at);
+    sb_printf(sb, ",\"durationMs\":%lld", (long long)j->duration_ms);
+    if (j->latest_execution_id && *j->latest_execution_id)
+        put_str(sb, "latestExecutionId", j->latest_execution_id);
+    if (retries_left >= 0)
+        sb_printf(sb, ",\"retriesLeft\":%d", retries_left);
+    sb_putc(sb, '}');
+}
+
+static void encode_exec(struct strbuf *sb, const struct execution *x)
+{
+    sb_puts(sb, "{\"id\":");
+    sb_json_str(sb, x->id);
+    put_str(sb, "jobId", x->job_id);
+    put_str(sb, "deploymentId", x->deployment_id);
+    sb_printf(sb, ",\"status\":\"%s\"", exec_status_name(x->status));
+    put_time(sb, "startedAt", x->started_at);
+    put_time(sb, "finishedAt", x->finished_at);
+    sb_printf(sb, ",\"lineCount\":%lld}", (long long)x->line_count);
+}
+
+int store_write_index(struct store *s, const char *dep_id, const struct job *jobs, size_t n_jobs,
+                      const int *retries_left, const struct execution *execs, size_t n_execs,
+                      struct error *err)
+{
+    char sub[128];
+    snprintf(sub, sizeof(sub), "executions/%s", dep_id);
+    char *dir = path_join(s->dir, sub, NULL);
+    char *path = path_join(s->dir, sub, "index.json");
+    int rc = -1;
+    struct strbuf sb;
+    sb_init(&sb);
+    if (!dir || !path) {
+        error_set(err, EXIT_FAILED, "out of memory");
+        goto out;
+    }
+    if (mkdir_p(dir, 0700) != 0) {
+        error_at(err, EXIT_FAILED, dir, 0, 0, "cannot create: %s", strerror(errno));
+        goto out;
+    }
+    sb_printf(&sb, "{\"formatVersion\":%d,\"deploymentId\":", STORE_FORMAT_VERSION);
+    sb_json_str(&sb, dep_id);
+    sb_puts(&sb, ",\"jobs\":[");
+    for (size_t i = 0; i < n_jobs; i++) {
+        if (i)
+            sb_putc(&sb, ',');
+        encode_job(&sb, &jobs[i], retries_left ? retries_left[i] : -1);
+    }
+    sb_puts(&sb, "],\"executions\":[");
+    for (size_t i = 0; i < n_execs; i++) {
+        if (i)
+            sb_putc(&sb, ',');
+        encode_exec(&sb, &execs[i]);
+    }
+    sb_puts(&sb, "]}\n");
+    rc = write_json(path, &sb, err);
+out:
+    sb_fini(&sb);
+    free(dir);
+    free(path);
+    return rc;
+}
+
+int store_write_cutover(struct store *s, const char *json, size_t len, struct error *err)
+{
+    char *path = path_join(s->dir, "cutover-status.json", NULL);
+    if (!path) {
+        error_set(err, EXIT_FAILED, "out of memory");
+        return -1;
+    }
+    int rc = 0;
+    if (write_file_atomic(path, json, len, 0600) != 0) {
+        error_at(err, EXIT_FAILED, path, 0, 0, "cannot write state file: %s", strerror(errno));
+        rc = -1;
+    }
+    free(path);
+    return rc;
+}
+
+static char *log_path(struct store *s, const char *dep_id, const char *exec_id)
+{
+    char sub[128], name[64];
+    snprintf(sub, sizeof(sub), "executions/%s", dep_id);
+    snprintf(name, sizeof(name), "%s.log", exec_id);
+    return path_join(s->dir, sub, name);
+}
+
+int store_log_open(struct store *s, const char *dep_id, const char *exec_id)
+{
+    char sub[128];
+    snprintf(sub, sizeof(sub), "executions/%s", dep_id);
+    char *dir = path_join(s->dir, sub, NULL);
+    char *path = log_path(s, dep_id, exec_id);
+    int fd = -1;
+    if (dir && path && mkdir_p(dir, 0700) == 0)
+        fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    else if (!dir || !path)
+        errno = ENOMEM;
+    free(dir);
+    free(path);
+    return fd;
+}
+
+int store_log_append(int fd, const struct log_line *l)
+{
+    struct strbuf sb;
+    char t[40];
+    sb_init(&sb);
+    sb_printf(&sb, "{\"lineNumber\":%lld,\"timestamp\":\"%s\",\"level\":\"%s\",\"message\":",
+              (long long)l->line_number, time_format(l->timestamp, t, sizeof(t)),
+              log_level_name(l->level));
+    sb_json_str(&sb, l->message);
+    sb_puts(&sb, "}\n");
+    if (sb.oom) {
+        sb_fini(&sb);
+        errno = ENOMEM;
+        return -1;
+    }
+    size_t off = 0;
+    int rc = 0;
+    while (off < sb.len) {
+        ssize_t w = write(fd, sb.buf + off, sb.len - off);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            rc = -1;
+            break;
+        }
+        off += (size_t)w;
+    }
+    sb_fini(&sb);
+    return rc;
+}
+
+int64_t store_log_repair(struct store *s, const char *dep_id, const char *exec_id)
+{
+    char *path = log_path(s, dep_id, exec_id);
+    if (!path)
+        return 0;
+    char *data;
+    size_t len;
+    int64_t n = 0;
+    if (read_file(path, STORE_MAX_JSON, &data, &len) == 0) {
+        size_t last_nl = 0;
+        for (size_t i = 0; i < len; i++)
+            if (data[i] == '\n') {
+                n++;
+                last_nl = i + 1;
+            }
+        /* A torn tail that cannot be cut is still skipped on read. */
+        if (last_nl < len) {
+            int tr = truncate(path, (off_t)last_nl);
+            (void)tr;
+        }
+        free(data);
+    }
+    free(path);
+    return n;
+}
+
+int store_log_read(struct store *s, const char *dep_id, const char *exec_id, int64_t from_line,
+                   int64_t limit, struct arena *a, struct log_line **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    char *path = log_path(s, dep_id, exec_id);
+    if (!path)
+        return -1;
+    char *data;
+    size_t len;
+    int rc = read_file(path, STORE_MAX_JSON, &data, &len);
+    free(path);
+    if (rc != 0)
+        return -1;
+    if (from_line < 1)
+        from_line = 1;
+    struct log_line *lines = arena_calloc(a, limit > 0 ? (size_t)limit : 1, sizeof(*lines));
+    if (!lines) {
+        free(data);
+        return -1;
+    }
+    size_t pos = 0;
+    int64_t ln = 0;
+    while (pos < len && (int64_t)*n < limit) {
+        char *nl = memchr(data + pos, '\n', len - pos);
+        if (!nl)
+            break; /* torn tail */
+        size_t end = (size_t)(nl - data);
+        ln++;
+        if (ln >= from_line) {
+            cJSON *o = cJSON_ParseWithLength(data + pos, end - pos);
+            struct log_line *l = &lines[*n];
+            l->line_number = cJSON_IsObject(o) ? jint(o, "lineNumber", ln) : ln;
+            l->timestamp = cJSON_IsObject(o) ? jtime(o, "timestamp") : 0;
+            l->level = log_level_parse(cJSON_IsObject(o) ? jstr(o, "level") : "INFO");
+            l->message = arena_strdup(a, cJSON_IsObject(o) ? jstr(o, "message") : "");
+            cJSON_Delete(o);
+            if (!l->message) {
+                free(data);
+                return -1;
+            }
+            (*n)++;
+        }
+        pos = end + 1;
+    }
+    free(data);
+    *out = lines;
+    return 0;
+}

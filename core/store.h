@@ -1,0 +1,118 @@
+/*
+ * store: the standalone core's durable state on disk (DESIGN §5):
+ *
+ *   <dir>/deployment.json                  {"formatVersion":1, deployment record}
+ *   <dir>/executions/<depId>/index.json    {"formatVersion":1,"deploymentId","jobs","executions"}
+ *   <dir>/executions/<depId>/<execId>.log  NDJSON LogLines, append-only
+ *   <dir>/cutover-status.json              flat string map
+ *
+ * JSON files are replaced atomically (tmp, fsync, rename, fsync dir); files
+ * are 0600 and directories 0700. Field names are the wire's (WIRE §3). A file
+ * that does not parse, or carries a newer formatVersion, is refused with a
+ * message naming it (EXIT_USAGE) and is never written over.
+ *
+ * The store holds an exclusive flock on the directory while open: a second
+ * process opening the same state dir is refused (it would close the first
+ * one's live executions as interrupted).
+ *
+ * Threading: a struct store is immutable after store_open; its functions may
+ * be called from several threads for different files. The caller serialises
+ * writes of the same file. Ownership: store_state owns what store_load put in
+ * it (store_state_fini releases it).
+ */
+#ifndef CATALYST_STORE_H
+#define CATALYST_STORE_H
+
+#include "model.h"
+#include "util.h"
+
+struct arena;
+struct store;
+
+#define STORE_FORMAT_VERSION 1
+
+struct store_deployment {
+    char id[72];
+    char status[32];
+    int64_t started_at, finished_at;
+    int64_t phase1_finished_at;
+    char phase1_outcome[32];
+    int64_t handover_fired_at;
+};
+
+struct store_job {
+    char *id;                  /* owned */
+    char *job_name;            /* owned */
+    enum job_status status;    /* the job's own status (no read-time cascade) */
+    int64_t started_at, finished_at;
+    int retries_left;          /* -1 when not recorded */
+    bool is_group;
+};
+
+struct store_exec {
+    char id[33];
+    char *job_id;              /* owned */
+    enum exec_status status;
+    int64_t started_at, finished_at;
+    int64_t line_count;
+};
+
+struct store_state {
+    bool has_deployment;
+    struct store_deployment dep;
+    bool has_index;
+    struct store_job *jobs;    /* owned */
+    size_t n_jobs;
+    struct store_exec *execs;  /* owned */
+    size_t n_execs;
+    char *cutover_json;        /* owned raw text of cutover-status.json, NULL when absent */
+    size_t cutover_len;
+};
+
+/*
+ * Opens and locks dir (created 0700 when missing). fresh: an existing dir is
+ * first moved to "<dir>.old-<YYYYmmddTHHMMSS>". NULL with err on failure
+ * (EXIT_USAGE when another process holds the dir).
+ */
+struct store *store_open(const char *dir, bool fresh, struct error *err);
+void store_free(struct store *s);
+const char *store_dir(const struct store *s);
+
+/*
+ * Reads deployment.json, then (when it names a deployment) that deployment's
+ * index.json, and cutover-status.json. Missing files are not errors. Corrupted
+ * or newer-format files fail with EXIT_USAGE naming the file.
+ */
+int store_load(struct store *s, struct store_state *out, struct error *err);
+void store_state_fini(struct store_state *st);
+
+/* deployment.json from d (id, status, startedAt, finishedAt, sovereignFQDN, region, ...). */
+int store_write_deployment(struct store *s, const struct deployment *d, struct error *err);
+/*
+ * index.json: jobs in wire form (retries_left[i] >= 0 adds our "retriesLeft"
+ * field; NULL for none) and executions.
+ */
+int store_write_index(struct store *s, const char *dep_id, const struct job *jobs, size_t n_jobs,
+                      const int *retries_left, const struct execution *execs, size_t n_execs,
+                      struct error *err);
+/* cutover-status.json from already-encoded JSON text. */
+int store_write_cutover(struct store *s, const char *json, size_t len, struct error *err);
+
+/* Opens an execution's log for appending (created 0600); -1 with errno. */
+int store_log_open(struct store *s, const char *dep_id, const char *exec_id);
+/* Appends one NDJSON line with a single write(2). 0 or -1 with errno. */
+int store_log_append(int fd, const struct log_line *l);
+/*
+ * Counts the complete lines of an execution log, cutting off a torn last line
+ * left by a crash. Returns the count (0 when the file is missing).
+ */
+int64_t store_log_repair(struct store *s, const char *dep_id, const char *exec_id);
+/*
+ * Lines from_line .. from_line+limit-1 of an execution log (1-based), strings
+ * in a. *n may be less than limit at the end of the file. 0 or -1 (missing
+ * file, out-of-memory).
+ */
+int store_log_read(struct store *s, const char *dep_id, const char *exec_id, int64_t from_line,
+                   int64_t limit, struct arena *a, struct log_line **out, size_t *n);
+
+#endif

@@ -1,0 +1,188 @@
+/* test_proc: child processes, line splitting, sanitising, env, timeouts. */
+#include <criterion/criterion.h>
+
+#include "proc.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct lines {
+    char *text[256];
+    enum log_level level[256];
+    size_t n;
+};
+
+static void collect(void *ctx, enum log_level lv, const char *line)
+{
+    struct lines *l = ctx;
+    if (l->n < 256) {
+        l->text[l->n] = strdup(line);
+        l->level[l->n] = lv;
+        l->n++;
+    }
+}
+
+static void lines_free(struct lines *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->text[i]);
+}
+
+static int run(const char *cmd, struct lines *l, struct proc_result *r, int64_t timeout_ms)
+{
+    struct proc_opts o = {.command = cmd, .timeout_ms = timeout_ms, .kill_grace_ms = 5000};
+    struct error err;
+    error_clear(&err);
+    memset(l, 0, sizeof(*l));
+    return proc_run(&o, collect, l, r, &err);
+}
+
+Test(proc, stdout_info_stderr_warn)
+{
+    struct lines l;
+    struct proc_result r;
+    cr_assert_eq(run("echo out1; echo err1 >&2", &l, &r, 0), 0);
+    cr_assert_eq(r.exit_code, 0);
+    cr_assert_eq(l.n, 2);
+    bool saw_out = false, saw_err = false;
+    for (size_t i = 0; i < l.n; i++) {
+        if (strcmp(l.text[i], "out1") == 0) {
+            saw_out = true;
+            cr_assert_eq(l.level[i], LOG_INFO);
+        }
+        if (strcmp(l.text[i], "err1") == 0) {
+            saw_err = true;
+            cr_assert_eq(l.level[i], LOG_WARN);
+        }
+    }
+    cr_assert(saw_out && saw_err);
+    lines_free(&l);
+}
+
+Test(proc, last_line_without_newline)
+{
+    struct lines l;
+    struct proc_result r;
+    cr_assert_eq(run("printf 'a\\nb'", &l, &r, 0), 0);
+    cr_assert_eq(l.n, 2);
+    cr_assert_str_eq(l.text[1], "b");
+    lines_free(&l);
+}
+
+Test(proc, long_lines_split)
+{
+    struct lines l;
+    struct proc_result r;
+    cr_assert_eq(run("head -c 10000 /dev/zero | tr '\\0' x; echo", &l, &r, 0), 0);
+    cr_assert_eq(l.n, 3);
+    cr_assert_eq(strlen(l.text[0]), PROC_LINE_MAX);
+    cr_assert_eq(strlen(l.text[1]), PROC_LINE_MAX);
+    cr_assert_eq(strlen(l.text[2]), 10000 - 2 * PROC_LINE_MAX);
+    lines_free(&l);
+}
+
+Test(proc, invalid_utf8_replaced)
+{
+    struct lines l;
+    struct proc_result r;
+    cr_assert_eq(run("printf 'a\\377b\\n'", &l, &r, 0), 0);
+    cr_assert_eq(l.n, 1);
+    cr_assert_str_eq(l.text[0], "a\xEF\xBF\xBD" "b");
+    lines_free(&l);
+    char out[16];
+    cr_assert_eq(proc_sanitize_utf8("\xC3\xA9", 2, out), 2);
+    cr_assert_str_eq(out, "\xC3\xA9");
+}
+
+Test(proc, env_visible)
+{
+    const char *env[] = {"CATALYST_JOB=probe", "HOME=/nowhere"};
+    struct proc_opts o = {.command = "echo $CATALYST_JOB $HOME; echo ${PATH:+has-path}",
+                          .env = env, .n_env = 2};
+    struct lines l = {0};
+    struct proc_result r;
+    struct error err;
+    cr_assert_eq(proc_run(&o, collect, &l, &r, &err), 0);
+    cr_assert_eq(l.n, 2);
+    cr_assert_str_eq(l.text[0], "probe /nowhere");
+    cr_assert_str_eq(l.text[1], "has-path");
+    lines_free(&l);
+}
+
+Test(proc, exit_code)
+{
+    struct lines l;
+    struct proc_result r;
+    cr_assert_eq(run("exit 3", &l, &r, 0), 0);
+    cr_assert_not(r.signaled);
+    cr_assert_eq(r.exit_code, 3);
+    cr_assert_not(r.timed_out);
+    lines_free(&l);
+}
+
+Test(proc, stdin_is_dev_null)
+{
+    struct lines l;
+    struct proc_result r;
+    cr_assert_eq(run("cat; echo done", &l, &r, 0), 0);
+    cr_assert_eq(l.n, 1);
+    cr_assert_str_eq(l.text[0], "done");
+    lines_free(&l);
+}
+
+Test(proc, timeout_terminates)
+{
+    struct lines l;
+    struct proc_result r;
+    cr_assert_eq(run("sleep 100", &l, &r, 300), 0);
+    cr_assert(r.timed_out);
+    cr_assert(r.signaled);
+    /* SIGTERM was enough: no SIGKILL needed. */
+    cr_assert_eq(r.term_signal, SIGTERM);
+    lines_free(&l);
+}
+
+Test(proc, timeout_kills_child_ignoring_sigterm)
+{
+    struct lines l;
+    struct proc_result r;
+    int64_t t0 = mono_ms();
+    cr_assert_eq(run("trap '' TERM; echo ready; sleep 100", &l, &r, 300), 0);
+    int64_t took = mono_ms() - t0;
+    cr_assert(r.timed_out);
+    cr_assert(r.signaled);
+    cr_assert_eq(r.term_signal, SIGKILL);
+    /* SIGTERM at 0.3 s is ignored; SIGKILL follows only after the 5 s grace. */
+    cr_assert_geq(took, 5000);
+    cr_assert_eq(l.n, 1);
+    lines_free(&l);
+}
+
+Test(proc, cancel_flag)
+{
+    atomic_bool cancel;
+    atomic_init(&cancel, true);
+    struct proc_opts o = {.command = "sleep 100", .cancel = &cancel};
+    struct lines l = {0};
+    struct proc_result r;
+    struct error err;
+    cr_assert_eq(proc_run(&o, collect, &l, &r, &err), 0);
+    cr_assert(r.cancelled);
+    cr_assert(r.signaled);
+    lines_free(&l);
+}
+
+Test(proc, background_child_does_not_hold_the_job)
+{
+    struct lines l;
+    struct proc_result r;
+    cr_assert_eq(run("sleep 30 & echo $$", &l, &r, 0), 0);
+    cr_assert_eq(r.exit_code, 0);
+    cr_assert_not(r.timed_out);
+    cr_assert_eq(l.n, 1);
+    pid_t group = (pid_t)atoi(l.text[0]);
+    cr_assert_gt(group, 1);
+    kill(-group, SIGKILL); /* the leftover sleep */
+    lines_free(&l);
+}
