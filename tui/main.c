@@ -15,6 +15,7 @@
 #include "server.h"
 #include "source_local.h"
 #include "spec.h"
+#include "term.h"
 #include "ui.h"
 #include "wire.h"
 
@@ -386,12 +387,19 @@ static int standalone_open(struct standalone *st, const struct options *o, const
     return 0;
 }
 
-static int run_wait(struct source *src, struct engine *engine, const struct options *o)
+/*
+ * wait: one line per change until the outcome is known. With follow set (a
+ * terminal that cannot move the cursor) it never decides: it prints changes
+ * until interrupted, like a log.
+ */
+static int run_wait(struct source *src, struct engine *engine, const struct options *o,
+                    bool follow)
 {
-    bool cutover = strcmp(o->wait_what, "cutover") == 0;
+    bool cutover = follow || strcmp(o->wait_what, "cutover") == 0;
     int64_t deadline = o->timeout_ms >= 0 ? mono_ms() + o->timeout_ms : -1;
-    struct snapshot *prev = NULL;
-    uint64_t gen = 0;
+    /* Following after the dashboard was printed: only what changes from here on. */
+    struct snapshot *prev = follow ? source_snapshot(src) : NULL;
+    uint64_t gen = prev ? prev->generation : 0;
     int rc = -1;
     for (;;) {
         struct snapshot *s;
@@ -411,7 +419,7 @@ static int run_wait(struct source *src, struct engine *engine, const struct opti
             if (!engine && !s->source.ok && !s->source.stale) {
                 rc = s->source.auth_failed ? EXIT_AUTH : EXIT_API;
                 fprintf(stderr, "catalyst-tui: %s\n", s->source.error);
-            } else {
+            } else if (!follow) {
                 rc = wait_outcome(s, cutover);
             }
             snapshot_release(prev);
@@ -420,8 +428,9 @@ static int run_wait(struct source *src, struct engine *engine, const struct opti
         if (rc >= 0)
             break;
         if (stop_requested) {
-            fprintf(stderr, "catalyst-tui: interrupted\n");
-            rc = EXIT_FAILED;
+            if (!follow)
+                fprintf(stderr, "catalyst-tui: interrupted\n");
+            rc = follow ? EXIT_OK : EXIT_FAILED;
             break;
         }
         if (deadline >= 0 && mono_ms() >= deadline) {
@@ -432,6 +441,28 @@ static int run_wait(struct source *src, struct engine *engine, const struct opti
     }
     snapshot_release(prev);
     return rc;
+}
+
+/*
+ * The curses console, or, on a terminal that cannot move the cursor
+ * (TERM=dumb), the dashboard once and then one line per change.
+ */
+static int console_or_lines(struct source **src, struct engine *engine, const struct options *o,
+                            const struct ui_options *uo, struct error *err)
+{
+    if (term_addressable())
+        return ui_run(src, uo, err);
+    const char *t = getenv("TERM");
+    fprintf(stderr, "catalyst-tui: terminal \"%s\" cannot move the cursor; printing the "
+                    "dashboard, then one line per change (Ctrl-C quits)\n", t ? t : "");
+    struct snapshot *s = source_snapshot(*src);
+    if (s && once_render(s, "dashboard", terminal_width(), o->ascii || !locale_is_utf8(), stdout,
+                         err) < 0) {
+        snapshot_release(s);
+        return err->code;
+    }
+    snapshot_release(s);
+    return run_wait(*src, engine, o, true);
 }
 
 /* Fills the remote options from the flags, then from the context for what is unset. */
@@ -519,7 +550,7 @@ static int run_standalone(const struct options *o, const struct config *cfg)
         return fail(&err);
     }
     if (o->cmd == CMD_WAIT) {
-        rc = run_wait(st.source, st.engine, o);
+        rc = run_wait(st.source, st.engine, o, false);
     } else if (o->cmd == CMD_SERVE) {
         struct server_options so = {
             .listen = o->listen ? o->listen : "127.0.0.1:8080",
@@ -552,7 +583,7 @@ static int run_standalone(const struct options *o, const struct config *cfg)
         struct switcher sw = {o, cfg};
         uo.switch_context = cfg && cfg->n_contexts ? switch_context : NULL;
         uo.switch_arg = &sw;
-        rc = ui_run(&st.source, &uo, &err);
+        rc = console_or_lines(&st.source, st.engine, o, &uo, &err);
         if (rc != EXIT_OK) {
             standalone_close(&st);
             return fail(&err);
@@ -585,7 +616,7 @@ static int run_remote(const struct options *o, const struct config *cfg,
     }
     if (o->cmd == CMD_WAIT) {
         install_stop_handlers();
-        rc = run_wait(src, NULL, o);
+        rc = run_wait(src, NULL, o, false);
     } else if (o->once) {
         struct snapshot *s = source_snapshot(src);
         rc = print_once(s, o);
@@ -599,7 +630,8 @@ static int run_remote(const struct options *o, const struct config *cfg,
         struct switcher sw = {o, cfg};
         uo.switch_context = cfg && cfg->n_contexts ? switch_context : NULL;
         uo.switch_arg = &sw;
-        rc = ui_run(&src, &uo, &err);
+        install_stop_handlers();
+        rc = console_or_lines(&src, NULL, o, &uo, &err);
         if (rc != EXIT_OK) {
             source_free(src);
             return fail(&err);

@@ -6,6 +6,7 @@
 #include "term.h"
 
 #include <curses.h>
+#include <ncursesw/term.h> /* not tui/term.h */
 #include <errno.h>
 #include <fcntl.h>
 #include <langinfo.h>
@@ -154,6 +155,18 @@ void term_detect(const struct term_options *o, struct term_info *out)
 static void term_atexit(void)
 {
     term_fini();
+}
+
+bool term_addressable(void)
+{
+    int rc = 0;
+    if (setupterm(NULL, STDOUT_FILENO, &rc) != OK)
+        return false;
+    const char *cup = tigetstr("cup");
+    bool ok = cup && cup != (const char *)-1 && *cup;
+    del_curterm(cur_term);
+    cur_term = NULL;
+    return ok;
 }
 
 int term_init(const struct term_options *o, struct term_info *out, struct error *err)

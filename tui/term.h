@@ -32,6 +32,11 @@ struct term_info {
  * (also used by --once). NO_COLOR (non-empty) means mono unless color == 2.
  */
 void term_detect(const struct term_options *o, struct term_info *out);
+/*
+ * Whether $TERM can move the cursor (has "cup"). A terminal that cannot
+ * (TERM=dumb, an emacs shell) gets line output instead of the screen.
+ */
+bool term_addressable(void);
 /* Start curses. Returns 0, or -1 with err (EXIT_USAGE) when the terminal is unusable. */
 int term_init(const struct term_options *o, struct term_info *out, struct error *err);
 /* Restore the terminal and print captured stderr. Idempotent; safe before term_init. */
