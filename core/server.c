@@ -363,19 +363,6 @@ static int default_view(const struct snapshot *s, struct job *rows, bool *keep,
     return 0;
 }
 
-static int job_order(const void *a, const void *b)
-{
-    const struct job *x = *(const struct job *const *)a, *y = *(const struct job *const *)b;
-    if (x->started_at != y->started_at) {
-        if (!x->started_at)
-            return 1;
-        if (!y->started_at)
-            return -1;
-        return x->started_at > y->started_at ? -1 : 1;
-    }
-    return strcmp(x->job_name, y->job_name);
-}
-
 /* status_filter: -1 none, else enum job_status. */
 static void encode_jobs_view(const struct snapshot *s, bool full, int status_filter,
                              struct strbuf *sb)
@@ -403,7 +390,7 @@ static void encode_jobs_view(const struct snapshot *s, bool full, int status_fil
     for (size_t i = 0; i < n; i++)
         if (keep[i] && (status_filter < 0 || (int)rows[i].status == status_filter))
             sel[m++] = &rows[i];
-    qsort(sel, m, sizeof(*sel), job_order);
+    qsort(sel, m, sizeof(*sel), wire_job_order);
     for (size_t i = 0; i < m; i++)
         out[i] = *sel[i];
     wire_encode_jobs(sb, out, m);

@@ -1943,6 +1943,19 @@ void wire_encode_job(struct strbuf *sb, const struct job *j)
     sb_putc(sb, '\n');
 }
 
+int wire_job_order(const void *a, const void *b)
+{
+    const struct job *x = *(const struct job *const *)a, *y = *(const struct job *const *)b;
+    if (x->started_at != y->started_at) {
+        if (!x->started_at)
+            return 1;
+        if (!y->started_at)
+            return -1;
+        return x->started_at > y->started_at ? -1 : 1;
+    }
+    return strcmp(x->job_name, y->job_name);
+}
+
 static void put_jobs_array(struct strbuf *sb, const struct job *jobs, size_t n)
 {
     sb_putc(sb, '[');
@@ -2073,7 +2086,8 @@ void wire_encode_cutover_status(struct strbuf *sb, const struct cutover_status *
     sb_putc(sb, '\n');
 }
 
-static void put_deployment(struct strbuf *sb, const struct deployment *d)
+/* with_events: numEvents is a server's event-buffer count, not a fact of the Sovereign. */
+static void put_deployment(struct strbuf *sb, const struct deployment *d, bool with_events)
 {
     sb_append(sb, "{\"id\":", 6);
     sb_json_str(sb, d->id);
@@ -2082,7 +2096,8 @@ static void put_deployment(struct strbuf *sb, const struct deployment *d)
     f_time_or_null(sb, "finishedAt", d->finished_at);
     f_str(sb, "sovereignFQDN", d->sovereign_fqdn);
     f_str(sb, "region", d->region);
-    f_i64(sb, "numEvents", d->num_events);
+    if (with_events)
+        f_i64(sb, "numEvents", d->num_events);
     f_str_opt(sb, "error", d->error);
     bool has_result = (d->control_plane_ip && *d->control_plane_ip) ||
                       (d->load_balancer_ip && *d->load_balancer_ip) ||
@@ -2109,7 +2124,7 @@ static void put_deployment(struct strbuf *sb, const struct deployment *d)
 
 void wire_encode_deployment(struct strbuf *sb, const struct deployment *d)
 {
-    put_deployment(sb, d);
+    put_deployment(sb, d, true);
     sb_putc(sb, '\n');
 }
 
@@ -2204,11 +2219,27 @@ void wire_encode_snapshot(struct strbuf *sb, const struct snapshot *s, bool with
     sb_putc(sb, '}');
     put_key(sb, "deployment", true);
     if (s->has_deployment)
-        put_deployment(sb, &s->deployment);
+        put_deployment(sb, &s->deployment, false);
     else
         sb_puts(sb, "null");
     put_key(sb, "jobs", true);
-    put_jobs_array(sb, s->jobs, s->n_jobs);
+    /* The server's order (WIRE §3.3), so a served and a standalone picture print alike. */
+    const struct job **order = malloc((s->n_jobs ? s->n_jobs : 1) * sizeof(*order));
+    if (!order) {
+        sb->oom = true;
+        return;
+    }
+    for (size_t i = 0; i < s->n_jobs; i++)
+        order[i] = &s->jobs[i];
+    qsort(order, s->n_jobs, sizeof(*order), wire_job_order);
+    sb_putc(sb, '[');
+    for (size_t i = 0; i < s->n_jobs; i++) {
+        if (i)
+            sb_putc(sb, ',');
+        put_job(sb, order[i]);
+    }
+    sb_putc(sb, ']');
+    free(order);
     put_key(sb, "cutover", true);
     struct cutover_status cc = *c;
     cc.state = state;

@@ -112,6 +112,10 @@ void wire_encode_error(struct strbuf *sb, const char *code, const char *detail);
  */
 void wire_encode_snapshot(struct strbuf *sb, const struct snapshot *s, bool with_source);
 
+/* qsort comparator over `const struct job *` items: startedAt DESC, never-started last,
+ * ties by jobName (WIRE §3.3). */
+int wire_job_order(const void *a, const void *b);
+
 /* Canonical cutover step catalogue (WIRE §6.4): index by name, -1 when unknown. */
 int wire_cutover_step_order(const char *name);
 const char *wire_cutover_step_label(const char *name);
