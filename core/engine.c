@@ -20,6 +20,10 @@
  * them: a root leaf whose after-group failed is reported failed, so `wait`
  * sees that nothing can still run.
  *
+ * An engine opened to observe (--once) only loads the state dir: nothing is
+ * locked, recovered, started or written, and running executions stay running
+ * (they may be live in the process that owns the dir).
+ *
  * Steps run only while a cutover run is in progress (co_running); the run
  * resumes at the first step that has not succeeded. A cleanly stopped job
  * goes back to pending (it runs again on the next start); a crash leaves a
@@ -43,6 +47,10 @@
 
 #define LINES_IN_MEMORY 20000
 #define ACTIVITY_MAX 200
+/* Refilling the activity feed on open reads at most this much (10,000-job states open fast). */
+#define ACTIVITY_SCAN_LOGS (4 * ACTIVITY_MAX)
+#define ACTIVITY_SCAN_BYTES ((size_t)16 << 20)
+#define ACTIVITY_TAIL_BYTES ((size_t)256 << 10)
 #define KILL_GRACE_MS 5000
 
 /* ---------------------------------------------------------------- maps */
@@ -1309,6 +1317,8 @@ static int recover(struct engine *e, const struct store_state *st, struct error 
         } else if (sj->status == JOB_FAILED) {
             set_status(e, ji, JOB_FAILED);
             J->finished_at = sj->finished_at;
+        } else if (sj->status == JOB_RUNNING && e->cfg.observe) {
+            set_status(e, ji, JOB_RUNNING);
         }
     }
     for (size_t i = 0; i < st->n_execs; i++) {
@@ -1328,7 +1338,12 @@ static int recover(struct engine *e, const struct store_state *st, struct error 
         x->status = sx->status;
         x->finished_at = sx->finished_at;
         x->line_count = sx->line_count;
-        if (x->status == EXEC_RUNNING) {
+        if (x->status == EXEC_RUNNING && e->cfg.observe) {
+            /* index.json is not rewritten per line: the log knows more. */
+            int64_t n = store_log_count(e->store, e->dep_id, x->id);
+            if (n > x->line_count)
+                x->line_count = n;
+        } else if (x->status == EXEC_RUNNING) {
             append_interrupted(e, x);
             x->status = EXEC_FAILED;
             x->finished_at = now;
@@ -1361,8 +1376,131 @@ static int recover(struct engine *e, const struct store_state *st, struct error 
         snprintf(e->dep_outcome, sizeof(e->dep_outcome), "%s", st->dep.phase1_outcome);
         e->dep.handover_fired_at = st->dep.handover_fired_at;
     }
-    update_deployment(e);
+    /* An observer shows the record as written rather than deriving new times. */
+    if (!e->cfg.observe || !st->has_deployment)
+        update_deployment(e);
+    if (e->cfg.observe)
+        for (size_t i = 0; i < e->n_steps; i++)
+            if (e->jobs[e->steps[i]].status == JOB_RUNNING)
+                e->co_running = true;
     return 0;
+}
+
+/* ---------------------------------------------------------------- activity refill */
+
+struct act_cand {
+    int64_t ts, fin;
+    int exec;
+    int64_t line_number;
+    enum log_level level;
+    char *msg;                 /* owned */
+};
+
+struct exec_rank {
+    int64_t key;               /* finished_at; running: newest of all */
+    int exec;
+};
+
+static int cmp_rank_desc(const void *pa, const void *pb)
+{
+    const struct exec_rank *a = pa, *b = pb;
+    if (a->key != b->key)
+        return a->key < b->key ? 1 : -1;
+    return a->exec < b->exec ? 1 : a->exec > b->exec ? -1 : 0;
+}
+
+/* Time order; equal stamps keep the execution order, then the line order. */
+static int cmp_cand(const void *pa, const void *pb)
+{
+    const struct act_cand *a = pa, *b = pb;
+    if (a->ts != b->ts)
+        return a->ts < b->ts ? -1 : 1;
+    if (a->fin != b->fin)
+        return a->fin < b->fin ? -1 : 1;
+    if (a->exec != b->exec)
+        return a->exec < b->exec ? -1 : 1;
+    return a->line_number < b->line_number ? -1 : a->line_number > b->line_number;
+}
+
+/* Sorts c and keeps its newest ACTIVITY_MAX entries. */
+static void cand_trim(struct act_cand *c, size_t *n)
+{
+    qsort(c, *n, sizeof(*c), cmp_cand);
+    if (*n <= ACTIVITY_MAX)
+        return;
+    size_t drop = *n - ACTIVITY_MAX;
+    for (size_t i = 0; i < drop; i++)
+        free(c[i].msg);
+    memmove(c, c + drop, ACTIVITY_MAX * sizeof(*c));
+    *n = ACTIVITY_MAX;
+}
+
+/*
+ * Rebuilds the activity feed from the log tails of the most recently
+ * finished executions (running ones first). A log's lines are all written
+ * before its execution finishes, so once the feed is full, an execution that
+ * finished before the feed's oldest line cannot contribute and the scan
+ * stops; the caps bound pathological states. Best effort: a log that cannot
+ * be read is skipped. Called before any thread exists.
+ */
+static void refill_activity(struct engine *e)
+{
+    for (size_t i = 0; i < e->act_n; i++)
+        free(e->act[(e->act_head + i) % ACTIVITY_MAX].msg);
+    e->act_n = e->act_head = 0;
+    if (!e->store || !e->n_execs)
+        return;
+    struct exec_rank *order = malloc(e->n_execs * sizeof(*order));
+    struct act_cand *c = malloc(2 * ACTIVITY_MAX * sizeof(*c));
+    if (!order || !c) {
+        free(order);
+        free(c);
+        return;
+    }
+    size_t no = 0, nc = 0;
+    for (size_t i = 0; i < e->n_execs; i++) {
+        const struct exec *x = e->execs[i];
+        if (x->status == EXEC_RUNNING)
+            order[no++] = (struct exec_rank){INT64_MAX, (int)i};
+        else if (x->line_count > 0)
+            order[no++] = (struct exec_rank){x->finished_at, (int)i};
+    }
+    qsort(order, no, sizeof(*order), cmp_rank_desc);
+    size_t budget = ACTIVITY_SCAN_BYTES;
+    for (size_t k = 0; k < no && k < ACTIVITY_SCAN_LOGS && budget > 0; k++) {
+        if (nc == ACTIVITY_MAX && order[k].key < c[0].ts)
+            break;
+        const struct exec *x = e->execs[order[k].exec];
+        struct arena *a = arena_new();
+        if (!a)
+            break;
+        struct log_line *l;
+        size_t n, used;
+        size_t lim = budget < ACTIVITY_TAIL_BYTES ? budget : ACTIVITY_TAIL_BYTES;
+        if (store_log_tail(e->store, e->dep_id, x->id, ACTIVITY_MAX, lim, a, &l, &n, &used) == 0) {
+            budget -= used < budget ? used : budget;
+            /* Only the newest ACTIVITY_MAX of this log can be kept. */
+            for (size_t i = 0; i < n; i++) {
+                char *m = strdup(l[i].message);
+                if (!m)
+                    break;
+                c[nc++] = (struct act_cand){l[i].timestamp, order[k].key, order[k].exec,
+                                            l[i].line_number, l[i].level, m};
+                if (nc == 2 * ACTIVITY_MAX)
+                    cand_trim(c, &nc);
+            }
+        }
+        arena_free(a);
+        if (nc >= ACTIVITY_MAX)
+            cand_trim(c, &nc);
+    }
+    cand_trim(c, &nc);
+    for (size_t i = 0; i < nc; i++)
+        e->act[i] = (struct act_line){e->execs[c[i].exec]->job, c[i].line_number, c[i].ts,
+                                      c[i].level, c[i].msg};
+    e->act_n = nc;
+    free(order);
+    free(c);
 }
 
 /* ---------------------------------------------------------------- lifecycle */
@@ -1397,13 +1535,22 @@ struct engine *engine_new(const struct spec *spec, const struct engine_config *c
         error_set(err, EXIT_FAILED, "out of memory");
         goto fail;
     }
+    if (e->cfg.observe && e->cfg.fresh) {
+        /* --fresh moves the dir aside: that is a write, and the dir may be in use. */
+        error_set(err, EXIT_USAGE,
+                  "--fresh cannot be combined with only observing the state dir (--once)");
+        goto fail;
+    }
+    if (e->cfg.observe)
+        e->cfg.read_only = true;
     e->cfg.state_dir = e->state_dir;
     e->cfg.mode = e->mode;
 
     struct store_state st;
     memset(&st, 0, sizeof(st));
     if (e->state_dir) {
-        e->store = store_open(e->state_dir, e->cfg.fresh, err);
+        e->store = e->cfg.observe ? store_open_observe(e->state_dir, err)
+                                  : store_open(e->state_dir, e->cfg.fresh, err);
         if (!e->store)
             goto fail;
         if (store_load(e->store, &st, err) != 0)
@@ -1464,6 +1611,7 @@ struct engine *engine_new(const struct spec *spec, const struct engine_config *c
     store_state_fini(&st);
     if (rc != 0)
         goto fail;
+    refill_activity(e);
     /* Record what recovery changed before anything runs. */
     e->change_seq++;
     if (!e->store)
@@ -1478,6 +1626,10 @@ fail:
 int engine_start(struct engine *e, struct error *err)
 {
     error_clear(err);
+    if (e->cfg.observe) {
+        error_set(err, EXIT_USAGE, "engine opened to observe: it runs nothing");
+        return -1;
+    }
     pthread_mutex_lock(&e->mu);
     if (e->started || e->stopping) {
         pthread_mutex_unlock(&e->mu);
@@ -1537,6 +1689,11 @@ void engine_stop(struct engine *e)
     }
     e->stopped = true;
     e->stopping = true;
+    if (e->cfg.observe) {
+        /* Nothing ever ran, and the dir is not ours to write. */
+        pthread_mutex_unlock(&e->mu);
+        return;
+    }
     atomic_store(&e->cancel, true);
     pthread_cond_broadcast(&e->work_cv);
     pthread_cond_broadcast(&e->sched_cv);
@@ -2088,7 +2245,9 @@ void engine_retry(struct engine *e, const char *job, const char *requested_by,
 {
     memset(out, 0, sizeof(*out));
     if (e->cfg.read_only) {
-        result_set(out, 403, "read-only", "this console is read-only");
+        result_set(out, 403, "read-only", "%s",
+                   e->cfg.observe ? "this console only observes the state dir (read-only)"
+                                  : "this console is read-only");
         return;
     }
     int ji = job ? find_job(e, job) : -1;
@@ -2165,7 +2324,9 @@ void engine_cutover_start(struct engine *e, struct engine_result *out)
 {
     memset(out, 0, sizeof(*out));
     if (e->cfg.read_only) {
-        result_set(out, 403, "read-only", "this console is read-only");
+        result_set(out, 403, "read-only", "%s",
+                   e->cfg.observe ? "this console only observes the state dir (read-only)"
+                                  : "this console is read-only");
         return;
     }
     pthread_mutex_lock(&e->mu);

@@ -31,17 +31,30 @@ struct engine_config {
     bool fresh;                /* move an existing state dir aside first */
     bool read_only;            /* refuse retry / cutover start (403 read-only) */
     const char *mode;          /* source mode word for snapshots: "standalone" | "serve" */
+    /*
+     * Only look at state_dir (--once): no lock, so it works while another
+     * process runs the dir; nothing is created, recovered, repaired or
+     * written (a missing dir is an all-pending picture of the spec);
+     * executions recorded running stay running; implies read_only;
+     * engine_start fails. Combined with fresh, engine_new refuses (EXIT_USAGE).
+     */
+    bool observe;
 };
 
 /*
  * Opens (or creates) the state dir, recovers it (running executions become
  * failed with an "[interrupted]" line and are retried if retries remain),
  * and prepares the jobs. Does not start anything. NULL with err filled on a
- * corrupted or newer-format state dir (EXIT_USAGE, never overwritten).
+ * corrupted or newer-format state dir (EXIT_USAGE, never overwritten), or
+ * when another process holds it (EXIT_USAGE; observe never conflicts). The
+ * activity feed is refilled from the tails of the newest execution logs.
  */
 struct engine *engine_new(const struct spec *spec, const struct engine_config *cfg,
                           struct error *err);
-/* Starts the scheduler and workers (and a crashed cutover run, which resumes). */
+/*
+ * Starts the scheduler and workers (and a crashed cutover run, which resumes).
+ * -1 with err on an engine opened to observe.
+ */
 int engine_start(struct engine *e, struct error *err);
 /*
  * Stops cleanly: no new job starts, children are ended (SIGTERM, then SIGKILL),

@@ -19,8 +19,20 @@
 
 struct store {
     char *dir;                 /* owned */
-    int lock_fd;               /* the dir itself, flock'ed while the store is open */
+    int lock_fd;               /* the dir itself, flock'ed while the store is open; -1 observing */
+    bool observe;              /* read only: another process may own the dir */
 };
+
+/* An observing store must never change the dir another process is running. */
+static bool refuse_write(const struct store *s, struct error *err)
+{
+    if (!s->observe)
+        return false;
+    if (err)
+        error_at(err, EXIT_FAILED, s->dir, 0, 0, "state dir opened to observe; not written");
+    errno = EROFS;
+    return true;
+}
 
 /* One process per state dir: a second engine would "recover" live executions. */
 static int lock_dir(const char *dir, struct error *err)
@@ -119,11 +131,35 @@ struct store *store_open(const char *dir, bool fresh, struct error *err)
     return s;
 }
 
+struct store *store_open_observe(const char *dir, struct error *err)
+{
+    struct stat sb;
+    if (stat(dir, &sb) == 0) {
+        if (!S_ISDIR(sb.st_mode)) {
+            error_at(err, EXIT_USAGE, dir, 0, 0, "state dir is not a directory");
+            return NULL;
+        }
+    } else if (errno != ENOENT) {
+        error_at(err, EXIT_USAGE, dir, 0, 0, "cannot open the state dir: %s", strerror(errno));
+        return NULL;
+    }
+    struct store *s = calloc(1, sizeof(*s));
+    if (!s || !(s->dir = strdup(dir))) {
+        free(s);
+        error_set(err, EXIT_FAILED, "out of memory");
+        return NULL;
+    }
+    s->lock_fd = -1;
+    s->observe = true;
+    return s;
+}
+
 void store_free(struct store *s)
 {
     if (!s)
         return;
-    close(s->lock_fd);
+    if (s->lock_fd >= 0)
+        close(s->lock_fd);
     free(s->dir);
     free(s);
 }
@@ -376,6 +412,8 @@ static int write_json(const char *path, struct strbuf *sb, struct error *err)
 
 int store_write_deployment(struct store *s, const struct deployment *d, struct error *err)
 {
+    if (refuse_write(s, err))
+        return -1;
     struct strbuf sb;
     sb_init(&sb);
     sb_printf(&sb, "{\"formatVersion\":%d", STORE_FORMAT_VERSION);
@@ -456,6 +494,8 @@ int store_write_index(struct store *s, const char *dep_id, const struct job *job
                       const int *retries_left, const struct execution *execs, size_t n_execs,
                       struct error *err)
 {
+    if (refuse_write(s, err))
+        return -1;
     char sub[128];
     snprintf(sub, sizeof(sub), "executions/%s", dep_id);
     char *dir = path_join(s->dir, sub, NULL);
@@ -496,6 +536,8 @@ out:
 
 int store_write_cutover(struct store *s, const char *json, size_t len, struct error *err)
 {
+    if (refuse_write(s, err))
+        return -1;
     char *path = path_join(s->dir, "cutover-status.json", NULL);
     if (!path) {
         error_set(err, EXIT_FAILED, "out of memory");
@@ -520,6 +562,8 @@ static char *log_path(struct store *s, const char *dep_id, const char *exec_id)
 
 int store_log_open(struct store *s, const char *dep_id, const char *exec_id)
 {
+    if (refuse_write(s, NULL))
+        return -1;
     char sub[128];
     snprintf(sub, sizeof(sub), "executions/%s", dep_id);
     char *dir = path_join(s->dir, sub, NULL);
@@ -565,30 +609,81 @@ int store_log_append(int fd, const struct log_line *l)
     return rc;
 }
 
+/* Complete lines of fd from its start and the offset just past the last one; -1 on error. */
+static int count_lines(int fd, int64_t *n, off_t *end)
+{
+    char buf[65536];
+    off_t off = 0;
+    *n = 0;
+    *end = 0;
+    for (;;) {
+        ssize_t r = pread(fd, buf, sizeof(buf), off);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return -1;
+        if (r == 0)
+            return 0;
+        for (ssize_t i = 0; i < r; i++)
+            if (buf[i] == '\n') {
+                (*n)++;
+                *end = off + i + 1;
+            }
+        off += r;
+    }
+}
+
+int64_t store_log_count(struct store *s, const char *dep_id, const char *exec_id)
+{
+    char *path = log_path(s, dep_id, exec_id);
+    if (!path)
+        return -1;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    free(path);
+    if (fd < 0)
+        return -1;
+    int64_t n;
+    off_t end;
+    int rc = count_lines(fd, &n, &end);
+    close(fd);
+    return rc == 0 ? n : -1;
+}
+
 int64_t store_log_repair(struct store *s, const char *dep_id, const char *exec_id)
 {
     char *path = log_path(s, dep_id, exec_id);
     if (!path)
         return 0;
-    char *data;
-    size_t len;
-    int64_t n = 0;
-    if (read_file(path, STORE_MAX_JSON, &data, &len) == 0) {
-        size_t last_nl = 0;
-        for (size_t i = 0; i < len; i++)
-            if (data[i] == '\n') {
-                n++;
-                last_nl = i + 1;
-            }
-        /* A torn tail that cannot be cut is still skipped on read. */
-        if (last_nl < len) {
-            int tr = truncate(path, (off_t)last_nl);
-            (void)tr;
-        }
-        free(data);
-    }
+    int fd = s->observe ? -1 : open(path, O_RDWR | O_CLOEXEC);
     free(path);
+    if (fd < 0) {
+        /* Not ours to cut (or not writable): count; reads skip a torn tail anyway. */
+        int64_t c = store_log_count(s, dep_id, exec_id);
+        return c > 0 ? c : 0;
+    }
+    int64_t n = 0;
+    off_t end = 0;
+    struct stat sb;
+    if (count_lines(fd, &n, &end) == 0 && fstat(fd, &sb) == 0 && end < sb.st_size) {
+        /* A torn tail that cannot be cut is still skipped on read. */
+        int tr = ftruncate(fd, end);
+        (void)tr;
+    }
+    close(fd);
     return n;
+}
+
+/* One NDJSON line (without its newline) into l; ln when it carries no lineNumber. */
+static int parse_line(const char *p, size_t len, int64_t ln, struct arena *a, struct log_line *l)
+{
+    cJSON *o = cJSON_ParseWithLength(p, len);
+    bool ok = cJSON_IsObject(o);
+    l->line_number = ok ? jint(o, "lineNumber", ln) : ln;
+    l->timestamp = ok ? jtime(o, "timestamp") : 0;
+    l->level = log_level_parse(ok ? jstr(o, "level") : "INFO");
+    l->message = arena_strdup(a, ok ? jstr(o, "message") : "");
+    cJSON_Delete(o);
+    return l->message ? 0 : -1;
 }
 
 int store_log_read(struct store *s, const char *dep_id, const char *exec_id, int64_t from_line,
@@ -621,14 +716,7 @@ int store_log_read(struct store *s, const char *dep_id, const char *exec_id, int
         size_t end = (size_t)(nl - data);
         ln++;
         if (ln >= from_line) {
-            cJSON *o = cJSON_ParseWithLength(data + pos, end - pos);
-            struct log_line *l = &lines[*n];
-            l->line_number = cJSON_IsObject(o) ? jint(o, "lineNumber", ln) : ln;
-            l->timestamp = cJSON_IsObject(o) ? jtime(o, "timestamp") : 0;
-            l->level = log_level_parse(cJSON_IsObject(o) ? jstr(o, "level") : "INFO");
-            l->message = arena_strdup(a, cJSON_IsObject(o) ? jstr(o, "message") : "");
-            cJSON_Delete(o);
-            if (!l->message) {
+            if (parse_line(data + pos, end - pos, ln, a, &lines[*n]) != 0) {
                 free(data);
                 return -1;
             }
@@ -639,4 +727,103 @@ int store_log_read(struct store *s, const char *dep_id, const char *exec_id, int
     free(data);
     *out = lines;
     return 0;
+}
+
+int store_log_tail(struct store *s, const char *dep_id, const char *exec_id, size_t max_lines,
+                   size_t max_bytes, struct arena *a, struct log_line **out, size_t *n,
+                   size_t *bytes)
+{
+    *out = NULL;
+    *n = 0;
+    *bytes = 0;
+    char *path = log_path(s, dep_id, exec_id);
+    if (!path)
+        return -1;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    free(path);
+    if (fd < 0)
+        return -1;
+    struct stat sb;
+    if (fstat(fd, &sb) != 0) {
+        close(fd);
+        return -1;
+    }
+    /* Only what is there now: lines appended meanwhile belong to a later read. */
+    size_t size = (size_t)sb.st_size;
+    char *buf = NULL;
+    size_t got = 0, want = 16384, lines = 0;
+    int rc = -1;
+    /* Grow a window back from the end until it holds max_lines complete lines. */
+    for (;;) {
+        size_t take = want < size ? want : size;
+        if (take > max_bytes)
+            take = max_bytes;
+        if (take > got) {
+            char *nb = malloc(take);
+            if (!nb)
+                goto out;
+            size_t fresh = take - got;
+            size_t off = 0;
+            while (off < fresh) {
+                ssize_t r = pread(fd, nb + off, fresh - off, (off_t)(size - take + off));
+                if (r < 0 && errno == EINTR)
+                    continue;
+                if (r <= 0) {
+                    free(nb);
+                    goto out;
+                }
+                off += (size_t)r;
+            }
+            if (got)
+                memcpy(nb + fresh, buf, got);
+            free(buf);
+            buf = nb;
+            got = take;
+        }
+        lines = 0;
+        for (size_t i = 0; i < got; i++)
+            lines += buf[i] == '\n';
+        /* Unless the window starts the file, its first line is partial. */
+        if (got < size && lines)
+            lines--;
+        if (lines >= max_lines || got == size || got >= max_bytes)
+            break;
+        want *= 2;
+    }
+    *bytes = got;
+    size_t k = lines < max_lines ? lines : max_lines;
+    struct log_line *l = arena_calloc(a, k ? k : 1, sizeof(*l));
+    if (!l)
+        goto out;
+    /* end: past the last complete line; walk back k lines from there. */
+    size_t end = got;
+    while (end > 0 && buf[end - 1] != '\n')
+        end--;
+    size_t start = end, seen = 0;
+    for (size_t i = end; i > 0; i--) {
+        if (buf[i - 1] == '\n' && seen++ == k) {
+            start = i;
+            break;
+        }
+        start = i - 1;
+    }
+    size_t pos = start;
+    for (size_t i = 0; i < k; i++) {
+        char *nl = memchr(buf + pos, '\n', end - pos);
+        if (!nl)
+            break;
+        size_t e = (size_t)(nl - buf);
+        if (parse_line(buf + pos, e - pos, 0, a, &l[i]) != 0)
+            goto out;
+        (*n)++;
+        pos = e + 1;
+    }
+    *out = l;
+    rc = 0;
+out:
+    if (rc != 0)
+        *n = 0;
+    free(buf);
+    close(fd);
+    return rc;
 }

@@ -13,7 +13,8 @@
  *
  * The store holds an exclusive flock on the directory while open: a second
  * process opening the same state dir is refused (it would close the first
- * one's live executions as interrupted).
+ * one's live executions as interrupted). A store opened to observe takes no
+ * lock and never writes: it may read a dir another process is running.
  *
  * Threading: a struct store is immutable after store_open; its functions may
  * be called from several threads for different files. The caller serialises
@@ -75,6 +76,12 @@ struct store_state {
  * (EXIT_USAGE when another process holds the dir).
  */
 struct store *store_open(const char *dir, bool fresh, struct error *err);
+/*
+ * Opens dir only to read it: no lock, nothing created, moved, repaired or
+ * written (every write function fails with EROFS / an error). A missing dir
+ * reads as empty. NULL with err (EXIT_USAGE) when dir is not a directory.
+ */
+struct store *store_open_observe(const char *dir, struct error *err);
 void store_free(struct store *s);
 const char *store_dir(const struct store *s);
 
@@ -107,6 +114,8 @@ int store_log_append(int fd, const struct log_line *l);
  * left by a crash. Returns the count (0 when the file is missing).
  */
 int64_t store_log_repair(struct store *s, const char *dep_id, const char *exec_id);
+/* Counts the complete lines of an execution log without changing it; -1 when unreadable. */
+int64_t store_log_count(struct store *s, const char *dep_id, const char *exec_id);
 /*
  * Lines from_line .. from_line+limit-1 of an execution log (1-based), strings
  * in a. *n may be less than limit at the end of the file. 0 or -1 (missing
@@ -114,5 +123,14 @@ int64_t store_log_repair(struct store *s, const char *dep_id, const char *exec_i
  */
 int store_log_read(struct store *s, const char *dep_id, const char *exec_id, int64_t from_line,
                    int64_t limit, struct arena *a, struct log_line **out, size_t *n);
+/*
+ * The last complete lines of an execution log, oldest first, strings in a:
+ * at most max_lines, reading at most max_bytes back from the end (a line
+ * longer than that is not returned). A torn last line is skipped. *bytes
+ * gets the bytes read. 0 or -1 (missing file, out-of-memory).
+ */
+int store_log_tail(struct store *s, const char *dep_id, const char *exec_id, size_t max_lines,
+                   size_t max_bytes, struct arena *a, struct log_line **out, size_t *n,
+                   size_t *bytes);
 
 #endif

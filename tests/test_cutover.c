@@ -6,6 +6,7 @@
 #include "snapshot.h"
 
 #include <cjson/cJSON.h>
+#include <glob.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -424,6 +425,36 @@ static bool step_running_on_disk(const char *dir, const char *step)
     return r;
 }
 
+/* The step's execution is recorded running in index.json (the last file a commit writes). */
+static bool exec_running_in_index(const char *dir, const char *job)
+{
+    char pat[300], needle[200];
+    snprintf(pat, sizeof(pat), "%s/executions/*/index.json", dir);
+    snprintf(needle, sizeof(needle), ":%s", job);
+    glob_t g;
+    if (glob(pat, 0, NULL, &g) != 0)
+        return false;
+    bool found = false;
+    char *data;
+    size_t len;
+    if (g.gl_pathc == 1 && read_file(g.gl_pathv[0], 1 << 24, &data, &len) == 0) {
+        cJSON *root = cJSON_ParseWithLength(data, len);
+        free(data);
+        const cJSON *x;
+        cJSON_ArrayForEach(x, cJSON_GetObjectItem(root, "executions")) {
+            const cJSON *id = cJSON_GetObjectItem(x, "jobId");
+            const cJSON *st = cJSON_GetObjectItem(x, "status");
+            const char *tail = cJSON_IsString(id) ? strstr(id->valuestring, needle) : NULL;
+            if (tail && !tail[strlen(needle)] && cJSON_IsString(st) &&
+                strcmp(st->valuestring, "running") == 0)
+                found = true;
+        }
+        cJSON_Delete(root);
+    }
+    globfree(&g);
+    return found;
+}
+
 Test(cutover, crash_mid_run_resumes)
 {
     char base[64], dir[128], yaml[1400], pidf[128], mark[128];
@@ -453,9 +484,13 @@ Test(cutover, crash_mid_run_resumes)
             pause();
     }
     int64_t until = mono_ms() + 20000;
-    while (!step_running_on_disk(dir, "harbor-projects") && mono_ms() < until)
+    /* Kill only once every file records the step running, as a real crash mid-step would. */
+    while (!(step_running_on_disk(dir, "harbor-projects") &&
+             exec_running_in_index(dir, "cutover-step-harbor-projects")) &&
+           mono_ms() < until)
         usleep(20000);
-    bool seen = step_running_on_disk(dir, "harbor-projects");
+    bool seen = step_running_on_disk(dir, "harbor-projects") &&
+                exec_running_in_index(dir, "cutover-step-harbor-projects");
     kill(child, SIGKILL);
     waitpid(child, NULL, 0);
     for (int i = 0; i < 100; i++) {

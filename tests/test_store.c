@@ -346,8 +346,11 @@ static void crash_child(const char *dir, const char *yaml)
         pause();
 }
 
-/* True once index.json shows an execution of job `name` running. */
-static bool shows_running(const char *dir, const char *name)
+/*
+ * True once index.json shows an execution of job `name` running and, when
+ * needle is non-NULL, that execution's log holds needle.
+ */
+static bool shows_running_with(const char *dir, const char *name, const char *needle)
 {
     char p[600];
     snprintf(p, sizeof(p), "%s/deployment.json", dir);
@@ -359,9 +362,10 @@ static bool shows_running(const char *dir, const char *name)
     free(data);
     if (!d)
         return false;
-    snprintf(p, sizeof(p), "%s/executions/%s/index.json", dir,
-             cJSON_GetObjectItem(d, "id")->valuestring);
+    char dep[80];
+    snprintf(dep, sizeof(dep), "%s", cJSON_GetObjectItem(d, "id")->valuestring);
     cJSON_Delete(d);
+    snprintf(p, sizeof(p), "%s/executions/%s/index.json", dir, dep);
     if (read_file(p, 1 << 24, &data, &len) != 0)
         return false;
     cJSON *ix = cJSON_ParseWithLength(data, len);
@@ -374,11 +378,28 @@ static bool shows_running(const char *dir, const char *name)
         const char *jid = cJSON_GetObjectItem(it, "jobId")->valuestring;
         const char *colon = strchr(jid, ':');
         if (colon && strcmp(colon + 1, name) == 0 &&
-            strcmp(cJSON_GetObjectItem(it, "status")->valuestring, "running") == 0)
+            strcmp(cJSON_GetObjectItem(it, "status")->valuestring, "running") == 0) {
             found = true;
+            if (needle) {
+                char lp[600];
+                snprintf(lp, sizeof(lp), "%s/executions/%s/%s.log", dir, dep,
+                         cJSON_GetObjectItem(it, "id")->valuestring);
+                if (read_file(lp, 1 << 20, &data, &len) != 0) {
+                    found = false;
+                } else {
+                    found = strstr(data, needle) != NULL;
+                    free(data);
+                }
+            }
+        }
     }
     cJSON_Delete(ix);
     return found;
+}
+
+static bool shows_running(const char *dir, const char *name)
+{
+    return shows_running_with(dir, name, NULL);
 }
 
 static void kill_pidfile(const char *path)
@@ -415,9 +436,10 @@ Test(store, crash_recovery)
     if (child == 0)
         crash_child(dir, yaml);
     int64_t until = mono_ms() + 20000;
-    while (!shows_running(dir, "sleeper") && mono_ms() < until)
+    /* Until its first line is on disk, not just its start. */
+    while (!shows_running_with(dir, "sleeper", "\"going\"") && mono_ms() < until)
         usleep(20000);
-    bool seen = shows_running(dir, "sleeper");
+    bool seen = shows_running_with(dir, "sleeper", "\"going\"");
     kill(child, SIGKILL);
     waitpid(child, NULL, 0);
     kill_pidfile(pidf);
@@ -440,6 +462,11 @@ Test(store, crash_recovery)
     cr_assert_geq(s->detail.n_lines, 2);
     cr_assert_str_eq(s->detail.lines[0].message, "going");
     cr_assert(strncmp(s->detail.lines[s->detail.n_lines - 1].message, "[interrupted]", 13) == 0);
+    /* The feed is refilled from the logs, the recovery note last. */
+    cr_assert_geq(s->n_activity, 2);
+    cr_assert_str_eq(s->activity[s->n_activity - 1].job_name, "sleeper");
+    cr_assert(strncmp(s->activity[s->n_activity - 1].line.message, "[interrupted]", 13) == 0);
+    cr_assert_str_eq(s->activity[s->n_activity - 2].line.message, "going");
     struct arena *a = arena_new();
     struct log_page pg;
     cr_assert_eq(engine_log_page(e, s->detail.executions[0].id, 1, 100, a, &pg), 0);
@@ -508,6 +535,457 @@ Test(store, second_opener_refused)
     f = open_engine(sp, dir, false, &err);
     cr_assert_not_null(f, "%s", err.msg);
     engine_free(f);
+    spec_free(sp);
+    rm_rf(base);
+}
+
+/* ---------------------------------------------------------------- observe */
+
+/* Every path under dir with size, mode, mtime, then every file's bytes. */
+static char *dir_digest(const char *dir)
+{
+    char cmd[1200];
+    snprintf(cmd, sizeof(cmd),
+             "cd '%s' 2>/dev/null && { find . -printf '%%p %%s %%m %%T@\\n' | LC_ALL=C sort; "
+             "find . -type f | LC_ALL=C sort | xargs -r cat; }",
+             dir);
+    FILE *p = popen(cmd, "r");
+    cr_assert_not_null(p);
+    struct strbuf sb;
+    sb_init(&sb);
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof(buf), p)) > 0)
+        sb_append(&sb, buf, n);
+    pclose(p);
+    sb_append(&sb, "", 0);
+    cr_assert_not(sb.oom);
+    return sb.buf ? sb.buf : strdup("");
+}
+
+static struct engine *open_observer(const struct spec *sp, const char *dir, bool fresh,
+                                    struct error *err)
+{
+    struct engine_config cfg = {.workers = 2, .speed = 1, .state_dir = dir, .fresh = fresh,
+                                .observe = true};
+    error_clear(err);
+    return engine_new(sp, &cfg, err);
+}
+
+static struct snapshot *snap(struct engine *e, const char *watch)
+{
+    struct snapshot *s = snapshot_new();
+    cr_assert_not_null(s);
+    cr_assert_eq(engine_fill_snapshot(e, s, watch), 0);
+    cr_assert_eq(snapshot_finalize(s), 0);
+    return s;
+}
+
+static bool lines_have(const struct log_line *l, size_t n, const char *needle)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strstr(l[i].message, needle))
+            return true;
+    return false;
+}
+
+static bool file_has(const char *path, const char *needle)
+{
+    char *data;
+    size_t len;
+    if (read_file(path, 1 << 20, &data, &len) != 0)
+        return false;
+    bool found = strstr(data, needle) != NULL;
+    free(data);
+    return found;
+}
+
+/* An observer beside a live engine: sees the running job as running and writes nothing. */
+Test(store, observe_live_dir_writes_nothing)
+{
+    char base[64], dir[128], logp[600];
+    tmpdir(base, sizeof(base));
+    snprintf(dir, sizeof(dir), "%s/state", base);
+    struct spec *sp = load(HEAD "groups:\n  - name: g\n    jobs:\n"
+                                "      - {name: first, run: \"echo hello\"}\n"
+                                "      - {name: sleeper, dependsOn: [first], run: \"echo going; "
+                                "exec sleep 30\"}\n"
+                                "      - {name: later, dependsOn: [sleeper], run: \"true\"}\n"
+                                "cutover:\n  steps:\n    - {name: gitea-mirror, simulate: "
+                                "{duration: 0s}}\n");
+    struct error err;
+    struct engine *live = open_engine(sp, dir, false, &err);
+    cr_assert_not_null(live, "%s", err.msg);
+    cr_assert_eq(engine_start(live, &err), 0);
+    int64_t until = mono_ms() + 20000;
+    logp[0] = 0;
+    while (mono_ms() < until) {
+        struct snapshot *s = snap(live, "sleeper");
+        if (s->detail.n_executions == 1)
+            snprintf(logp, sizeof(logp), "%s/executions/%s/%s.log", dir, engine_deployment_id(live),
+                     s->detail.executions[0].id);
+        snapshot_release(s);
+        if (*logp && file_has(logp, "\"going\"") && shows_running(dir, "sleeper"))
+            break;
+        usleep(20000);
+    }
+    cr_assert(*logp && file_has(logp, "\"going\""), "the sleeper never logged");
+    cr_assert(shows_running(dir, "sleeper"));
+    /* The live engine is idle now (the sleeper sleeps): wait until its dir is still. */
+    char *before = dir_digest(dir);
+    for (int i = 0; i < 50; i++) {
+        usleep(100000);
+        char *again = dir_digest(dir);
+        bool same = strcmp(before, again) == 0;
+        free(before);
+        before = again;
+        if (same)
+            break;
+    }
+    char *log_before;
+    size_t log_len;
+    cr_assert_eq(read_file(logp, 1 << 20, &log_before, &log_len), 0);
+
+    /* A second engine that would recover the dir is still refused. */
+    cr_assert_null(open_engine(sp, dir, false, &err));
+    cr_assert(strstr(err.msg, "in use"), "%s", err.msg);
+
+    struct engine *obs = open_observer(sp, dir, false, &err);
+    cr_assert_not_null(obs, "observe: %s", err.msg);
+    cr_assert_str_eq(engine_deployment_id(obs), engine_deployment_id(live));
+    struct snapshot *s = snap(obs, "sleeper");
+    cr_assert_eq(s->jobs[snapshot_find_job(s, "first")].status, JOB_SUCCEEDED);
+    cr_assert_eq(s->jobs[snapshot_find_job(s, "sleeper")].status, JOB_RUNNING);
+    cr_assert_eq(s->jobs[snapshot_find_job(s, "later")].status, JOB_PENDING);
+    cr_assert(s->source.read_only);
+    cr_assert_eq(s->detail.n_executions, 1);
+    cr_assert_eq(s->detail.executions[0].status, EXEC_RUNNING);
+    cr_assert_not(s->detail.log_finished);
+    cr_assert(lines_have(s->detail.lines, s->detail.n_lines, "going"));
+    cr_assert_not(lines_have(s->detail.lines, s->detail.n_lines, "[interrupted]"));
+    cr_assert_geq(s->n_activity, 2);
+    cr_assert_str_eq(s->activity[s->n_activity - 1].job_name, "sleeper");
+    cr_assert_str_eq(s->activity[s->n_activity - 1].line.message, "going");
+    cr_assert_str_eq(s->activity[0].job_name, "first");
+    cr_assert_str_eq(s->activity[0].line.message, "hello");
+    struct arena *a = arena_new();
+    struct log_page pg;
+    cr_assert_eq(engine_log_page(obs, s->detail.executions[0].id, 1, 100, a, &pg), 0);
+    cr_assert_geq(pg.total, 1);
+    cr_assert_not(pg.execution_finished);
+    cr_assert(lines_have(pg.lines, pg.n_lines, "going"));
+    cr_assert_not(lines_have(pg.lines, pg.n_lines, "[interrupted]"));
+    arena_free(a);
+    snapshot_release(s);
+
+    struct engine_progress p;
+    engine_progress(obs, &p);
+    cr_assert_eq(p.jobs_running, 1);
+    cr_assert_not(p.jobs_done);
+    cr_assert_eq(engine_start(obs, &err), -1);
+    cr_assert(strstr(err.msg, "observe"), "%s", err.msg);
+    struct engine_result r;
+    engine_retry(obs, "sleeper", "test", &r);
+    cr_assert_eq(r.code, 403);
+    cr_assert_str_eq(r.error, "read-only");
+    engine_cutover_start(obs, &r);
+    cr_assert_eq(r.code, 403);
+    engine_stop(obs);
+    engine_free(obs);
+
+    char *after = dir_digest(dir);
+    cr_assert_str_eq(after, before, "the observer changed the state dir");
+    char *log_after;
+    size_t log_len2;
+    cr_assert_eq(read_file(logp, 1 << 20, &log_after, &log_len2), 0);
+    cr_assert_eq(log_len2, log_len);
+    cr_assert_eq(memcmp(log_after, log_before, log_len), 0);
+    free(log_after);
+    free(log_before);
+    free(after);
+    free(before);
+    engine_free(live);
+    spec_free(sp);
+    rm_rf(base);
+}
+
+Test(store, observe_missing_dir_creates_nothing)
+{
+    char base[64], dir[128], p[160];
+    tmpdir(base, sizeof(base));
+    snprintf(dir, sizeof(dir), "%s/state/deeper", base);
+    char *before = dir_digest(base);
+    struct spec *sp = load(SPEC_BASIC);
+    struct error err;
+    struct engine *e = open_observer(sp, dir, false, &err);
+    cr_assert_not_null(e, "%s", err.msg);
+    struct snapshot *s = snap(e, "one");
+    cr_assert_eq(s->n_executions, 0);
+    cr_assert_eq(s->n_activity, 0);
+    for (size_t i = 0; i < s->n_jobs; i++)
+        cr_assert_eq(s->jobs[i].status, JOB_PENDING, "%s", s->jobs[i].job_name);
+    cr_assert_str_eq(s->deployment.status, "pending");
+    cr_assert_not(s->cutover.complete);
+    snapshot_release(s);
+    cr_assert_eq(engine_start(e, &err), -1);
+    engine_free(e);
+    spec_free(sp);
+    snprintf(p, sizeof(p), "%s/state", base);
+    cr_assert_neq(access(p, F_OK), 0, "the observer created %s", p);
+    char *after = dir_digest(base);
+    cr_assert_str_eq(after, before);
+    free(after);
+    free(before);
+    rm_rf(base);
+}
+
+/* A corrupted or newer-format dir is refused to an observer too, and left as it was. */
+Test(store, observe_refuses_bad_dir_untouched)
+{
+    char base[64], dir[128], dep[80], p[512], doc[256];
+    tmpdir(base, sizeof(base));
+    snprintf(dir, sizeof(dir), "%s/state", base);
+    run_basic(dir, dep, sizeof(dep));
+    snprintf(p, sizeof(p), "%s/executions/%s/index.json", dir, dep);
+    const char *junk = "{\"formatVersion\":1,\"jobs\":[tru";
+    cr_assert_eq(write_file_atomic(p, junk, strlen(junk), 0600), 0);
+    struct spec *sp = load(SPEC_BASIC);
+    struct error err;
+    char *before = dir_digest(base);
+    cr_assert_null(open_observer(sp, dir, false, &err));
+    cr_assert_eq(err.code, EXIT_USAGE);
+    cr_assert(strstr(err.file, "index.json") || strstr(err.msg, "index.json"), "%s", err.msg);
+    char *after = dir_digest(base);
+    cr_assert_str_eq(after, before);
+    free(after);
+    free(before);
+
+    snprintf(p, sizeof(p), "%s/deployment.json", dir);
+    snprintf(doc, sizeof(doc), "{\"formatVersion\":999,\"id\":\"%s\",\"status\":\"ready\"}", dep);
+    cr_assert_eq(write_file_atomic(p, doc, strlen(doc), 0600), 0);
+    before = dir_digest(base);
+    cr_assert_null(open_observer(sp, dir, false, &err));
+    cr_assert_eq(err.code, EXIT_USAGE);
+    after = dir_digest(base);
+    cr_assert_str_eq(after, before);
+    free(after);
+    free(before);
+    spec_free(sp);
+    rm_rf(base);
+}
+
+/* --fresh would move the dir aside: an observer refuses it and moves nothing. */
+Test(store, observe_with_fresh_refused)
+{
+    char base[64], dir[128], dep[80];
+    tmpdir(base, sizeof(base));
+    snprintf(dir, sizeof(dir), "%s/state", base);
+    run_basic(dir, dep, sizeof(dep));
+    struct spec *sp = load(SPEC_BASIC);
+    struct error err;
+    char *before = dir_digest(base);
+    cr_assert_null(open_observer(sp, dir, true, &err));
+    cr_assert_eq(err.code, EXIT_USAGE);
+    cr_assert(strstr(err.msg, "fresh"), "%s", err.msg);
+    char *after = dir_digest(base);
+    cr_assert_str_eq(after, before);
+    free(after);
+    /* Without --fresh it observes the finished run. */
+    struct engine *e = open_observer(sp, dir, false, &err);
+    cr_assert_not_null(e, "%s", err.msg);
+    struct snapshot *s = snap(e, NULL);
+    cr_assert(s->cutover.complete);
+    cr_assert_not(s->cutover.running);
+    cr_assert_eq(s->jobs[snapshot_find_job(s, "two")].status, JOB_SUCCEEDED);
+    cr_assert_str_eq(s->deployment.status, "ready");
+    snapshot_release(s);
+    engine_free(e);
+    after = dir_digest(base);
+    cr_assert_str_eq(after, before);
+    free(after);
+    free(before);
+    spec_free(sp);
+    rm_rf(base);
+}
+
+Test(store, observe_store_refuses_writes)
+{
+    char base[64];
+    tmpdir(base, sizeof(base));
+    struct error err;
+    error_clear(&err);
+    struct store *st = store_open_observe(base, &err);
+    cr_assert_not_null(st, "%s", err.msg);
+    cr_assert_lt(store_log_open(st, "dep", "0123456789abcdef0123456789abcdef"), 0);
+    cr_assert_neq(store_write_cutover(st, "{}", 2, &err), 0);
+    cr_assert(strstr(err.msg, "observe"), "%s", err.msg);
+    struct deployment d = {.id = "dep", .status = "pending"};
+    cr_assert_neq(store_write_deployment(st, &d, &err), 0);
+    cr_assert_neq(store_write_index(st, "dep", NULL, 0, NULL, NULL, 0, &err), 0);
+    store_free(st);
+    DIR *dd = opendir(base);
+    struct dirent *de;
+    int n = 0;
+    while ((de = readdir(dd)))
+        n += de->d_name[0] != '.';
+    closedir(dd);
+    cr_assert_eq(n, 0);
+    /* A plain file is not a state dir. */
+    char f[128];
+    snprintf(f, sizeof(f), "%s/file", base);
+    cr_assert_eq(write_file_atomic(f, "x", 1, 0600), 0);
+    cr_assert_null(store_open_observe(f, &err));
+    cr_assert_eq(err.code, EXIT_USAGE);
+    rm_rf(base);
+}
+
+Test(store, log_tail)
+{
+    char base[64];
+    tmpdir(base, sizeof(base));
+    struct error err;
+    struct store *st = store_open(base, false, &err);
+    cr_assert_not_null(st);
+    const char *id = "0123456789abcdef0123456789abcdef";
+    struct arena *a = arena_new();
+    struct log_line *l;
+    size_t n, bytes;
+    cr_assert_eq(store_log_tail(st, "dep", id, 10, 1 << 20, a, &l, &n, &bytes), -1);
+    int fd = store_log_open(st, "dep", id);
+    cr_assert_geq(fd, 0);
+    /* Long enough that the window has to grow several times. */
+    char m[200];
+    memset(m, 'x', sizeof(m) - 1);
+    m[sizeof(m) - 1] = 0;
+    for (int i = 1; i <= 1000; i++) {
+        snprintf(m, 8, "%06d", i);
+        m[6] = ' ';
+        struct log_line ll = {i, 1000 * (int64_t)i, LOG_INFO, m};
+        cr_assert_eq(store_log_append(fd, &ll), 0);
+    }
+    cr_assert_eq(write(fd, "{\"lineNum", 9), 9); /* a torn tail */
+    close(fd);
+    cr_assert_eq(store_log_tail(st, "dep", id, 300, 1 << 20, a, &l, &n, &bytes), 0);
+    cr_assert_eq(n, 300);
+    cr_assert_eq(l[0].line_number, 701);
+    cr_assert_eq(l[0].timestamp, 701000);
+    cr_assert(strncmp(l[0].message, "000701 ", 7) == 0, "%s", l[0].message);
+    cr_assert_eq(l[299].line_number, 1000);
+    cr_assert_lt(bytes, (size_t)600 * 280, "read %zu bytes for 300 lines of ~280", bytes);
+    /* Fewer lines than asked: the whole file. */
+    cr_assert_eq(store_log_tail(st, "dep", id, 5000, 1 << 20, a, &l, &n, &bytes), 0);
+    cr_assert_eq(n, 1000);
+    cr_assert_eq(l[0].line_number, 1);
+    /* The byte cap wins over the line count, and only whole lines come back. */
+    cr_assert_eq(store_log_tail(st, "dep", id, 300, 2000, a, &l, &n, &bytes), 0);
+    cr_assert_leq(bytes, 2000);
+    cr_assert_gt(n, 0);
+    cr_assert_lt(n, 20);
+    cr_assert_eq(l[n - 1].line_number, 1000);
+    cr_assert_eq(l[0].line_number, 1000 - (int64_t)n + 1);
+    cr_assert_eq(store_log_count(st, "dep", id), 1000);
+    arena_free(a);
+    store_free(st);
+    rm_rf(base);
+}
+
+/* ---------------------------------------------------------------- activity after reopen */
+
+Test(store, activity_refilled_on_reopen)
+{
+    char base[64], dir[128];
+    tmpdir(base, sizeof(base));
+    snprintf(dir, sizeof(dir), "%s/state", base);
+    /* 5 chained jobs x 60 lines: the feed keeps the newest 200 (b:41 .. e:60). */
+    struct spec *sp = load(HEAD "groups:\n  - name: g\n    jobs:\n"
+                                "      - {name: a, run: \"seq 1 60\"}\n"
+                                "      - {name: b, dependsOn: [a], run: \"seq 1 60\"}\n"
+                                "      - {name: c, dependsOn: [b], run: \"seq 1 60\"}\n"
+                                "      - {name: d, dependsOn: [c], run: \"seq 1 60\"}\n"
+                                "      - {name: e, dependsOn: [d], run: \"seq 1 60\"}\n");
+    struct error err;
+    struct engine *e = open_engine(sp, dir, false, &err);
+    cr_assert_not_null(e, "%s", err.msg);
+    cr_assert_eq(engine_start(e, &err), 0);
+    wait_done(e, false);
+    struct snapshot *live = snap(e, NULL);
+    engine_free(e);
+    size_t nl = live->n_activity;
+    const struct activity_line *want = live->activity;
+    cr_assert_eq(nl, 200);
+    cr_assert_str_eq(want[0].job_name, "b");
+    cr_assert_str_eq(want[0].line.message, "41");
+
+    for (int observe = 0; observe < 2; observe++) {
+        e = observe ? open_observer(sp, dir, false, &err) : open_engine(sp, dir, false, &err);
+        cr_assert_not_null(e, "reopen: %s", err.msg);
+        struct snapshot *s = snap(e, NULL);
+        cr_assert_eq(s->n_activity, 200);
+        for (size_t i = 0; i < nl; i++) {
+            const struct activity_line *g = &s->activity[i];
+            cr_assert_str_eq(g->job_name, want[i].job_name, "activity[%zu]", i);
+            cr_assert_str_eq(g->line.message, want[i].line.message, "activity[%zu]", i);
+            cr_assert_eq(g->line.line_number, want[i].line.line_number, "activity[%zu]", i);
+            cr_assert_eq(g->line.timestamp, want[i].line.timestamp, "activity[%zu]", i);
+            cr_assert_eq(g->line.level, want[i].line.level);
+            if (i)
+                cr_assert_geq(g->line.timestamp, s->activity[i - 1].line.timestamp);
+        }
+        cr_assert_str_eq(s->activity[199].job_name, "e");
+        cr_assert_str_eq(s->activity[199].line.message, "60");
+        snapshot_release(s);
+        engine_free(e);
+    }
+    snapshot_release(live);
+    spec_free(sp);
+    rm_rf(base);
+}
+
+/* Many concurrent jobs: the refilled feed is the newest 200 lines of all logs, in time order. */
+Test(store, activity_refill_merges_concurrent_logs)
+{
+    char base[64], dir[128];
+    tmpdir(base, sizeof(base));
+    snprintf(dir, sizeof(dir), "%s/state", base);
+    struct strbuf y;
+    sb_init(&y);
+    sb_puts(&y, HEAD "groups:\n  - name: g\n    jobs:\n");
+    for (int i = 0; i < 60; i++)
+        sb_printf(&y, "      - {name: j%02d, simulate: {duration: %ds, logs: [a%d, b%d, c%d]}}\n",
+                  i, i % 3, i, i, i);
+    struct spec *sp = load(y.buf);
+    sb_fini(&y);
+    struct error err;
+    struct engine_config cfg = {.workers = 6, .speed = 20, .state_dir = dir};
+    struct engine *e = engine_new(sp, &cfg, &err);
+    cr_assert_not_null(e, "%s", err.msg);
+    cr_assert_eq(engine_start(e, &err), 0);
+    wait_done(e, false);
+    engine_free(e);
+
+    e = open_engine(sp, dir, false, &err);
+    cr_assert_not_null(e, "%s", err.msg);
+    struct snapshot *s = snap(e, NULL);
+    cr_assert_eq(s->n_activity, 200); /* 60 jobs x 4 lines = 240 */
+    for (size_t i = 1; i < s->n_activity; i++)
+        cr_assert_geq(s->activity[i].line.timestamp, s->activity[i - 1].line.timestamp);
+    /* Every line strictly newer than the feed's oldest is in the feed. */
+    int64_t oldest = s->activity[0].line.timestamp;
+    size_t newer = 0, in_feed = 0;
+    struct arena *a = arena_new();
+    for (size_t k = 0; k < s->n_executions; k++) {
+        struct log_page pg;
+        cr_assert_eq(engine_log_page(e, s->executions[k].id, 1, 100, a, &pg), 0);
+        cr_assert_eq(pg.n_lines, 4); /* [started] and the 3 simulated lines */
+        for (size_t i = 0; i < pg.n_lines; i++)
+            newer += pg.lines[i].timestamp > oldest;
+    }
+    for (size_t i = 0; i < s->n_activity; i++)
+        in_feed += s->activity[i].line.timestamp > oldest;
+    cr_assert_eq(newer, in_feed);
+    arena_free(a);
+    snapshot_release(s);
+    engine_free(e);
     spec_free(sp);
     rm_rf(base);
 }

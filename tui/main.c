@@ -375,9 +375,11 @@ static int standalone_open(struct standalone *st, const struct options *o, const
         snprintf(dir, sizeof(dir), "%s", o->state_dir);
     else
         default_state_dir(st->spec->name, dir, sizeof(dir));
+    /* --once only looks: no lock, no recovery, nothing written, even beside a live run. */
+    bool observe = o->cmd == CMD_CONSOLE && o->once;
     struct engine_config cfg = {
         .workers = o->jobs, .speed = o->speed, .state_dir = dir, .fresh = o->fresh,
-        .read_only = o->read_only, .mode = mode,
+        .read_only = o->read_only, .mode = mode, .observe = observe,
     };
     st->engine = engine_new(st->spec, &cfg, err);
     if (!st->engine) {
