@@ -526,6 +526,13 @@ static struct snapshot *build(struct remote *r, struct slot *sl, struct error *e
     s->last_action = r->la;
     s->last_action.error = arena_strdup(a, r->la.error);
     s->last_action.message = arena_strdup(a, r->la.message);
+    if (!r->dep_id && r->deps_body) {
+        /* Several deployments and none chosen: the console shows a picker. */
+        struct error de;
+        if (wire_decode_deployments(r->deps_body, r->deps_len, a, &s->deployments,
+                                    &s->n_deployments, &de) != 0)
+            s->n_deployments = 0;
+    }
     pthread_mutex_unlock(&r->mu);
 
     if (snapshot_finalize(s))
@@ -1514,6 +1521,20 @@ static struct snapshot *remote_snapshot(struct source *src)
 static uint64_t remote_act(struct source *src, enum action_kind kind, const char *arg)
 {
     struct remote *r = R(src);
+    if (kind == ACTION_SELECT_DEPLOYMENT) {
+        /* Choosing what to look at changes nothing on the server: read-only allows it. */
+        bool ok = source_remote_select(src, arg) == 0;
+        pthread_mutex_lock(&r->mu);
+        uint64_t seq = ++r->next_seq;
+        free((char *)(uintptr_t)r->la.error);
+        free((char *)(uintptr_t)r->la.message);
+        r->la = (struct action_result){seq, kind, ok ? 200 : 400, strdup(ok ? "" : "bad-id"),
+                                       strdup(ok ? "deployment selected" : "no deployment id")};
+        r->rebuild = true;
+        pthread_cond_broadcast(&r->cv);
+        pthread_mutex_unlock(&r->mu);
+        return seq;
+    }
     pthread_mutex_lock(&r->mu);
     uint64_t seq = ++r->next_seq;
     if (r->read_only) {

@@ -35,7 +35,11 @@ struct source_info {
     bool read_only;          /* actions refused */
 };
 
-enum action_kind { ACTION_RETRY_JOB = 0, ACTION_CUTOVER_START };
+enum action_kind {
+    ACTION_RETRY_JOB = 0,
+    ACTION_CUTOVER_START,
+    ACTION_SELECT_DEPLOYMENT,  /* remote: pick one of snapshot.deployments (arg = id) */
+};
 
 struct action_result {
     uint64_t seq;            /* 0: no action yet */
@@ -92,6 +96,9 @@ struct snapshot {
     size_t n_activity;
     struct sovereign_status sov_status;
     struct action_result last_action;
+    /* Remote discovery found several deployments and none is chosen yet: the picker's list. */
+    struct deployment *deployments;
+    size_t n_deployments;
 
     /* Filled by snapshot_finalize: */
     struct dag *dag;             /* over jobs[], same indices */

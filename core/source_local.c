@@ -137,10 +137,16 @@ static void *actor_main(void *arg)
 
         struct engine_result res;
         memset(&res, 0, sizeof(res));
-        if (r->kind == ACTION_RETRY_JOB)
+        if (r->kind == ACTION_RETRY_JOB) {
             engine_retry(l->engine, r->arg, "catalyst-tui", &res);
-        else
+        } else if (r->kind == ACTION_CUTOVER_START) {
             engine_cutover_start(l->engine, &res);
+        } else {
+            /* The in-process core has exactly one deployment. */
+            res.code = 400;
+            snprintf(res.error, sizeof(res.error), "not-applicable");
+            snprintf(res.detail, sizeof(res.detail), "standalone mode has one deployment");
+        }
         finish_action(l, r->seq, r->kind, &res);
         free(r->arg);
         free(r);

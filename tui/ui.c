@@ -1187,6 +1187,14 @@ static void check_snapshot(struct ui *ui)
     ui->snap = s;
     ui->dirty = true;
     dialog_check_result(ui);
+    /* Several deployments and none chosen: the picker comes up by itself, and goes once
+     * one is chosen. */
+    const struct nav *t = top(ui);
+    bool picking = t && strcmp(t->ops->name, "deployments") == 0;
+    if (s->n_deployments && !picking)
+        ui_open_view(ui, "deployments", NULL);
+    else if (!s->n_deployments && picking)
+        ui_back(ui);
 }
 
 static void drain(int fd)
@@ -1287,8 +1295,8 @@ int ui_run(struct source **srcp, const struct ui_options *opt, struct error *err
     src->notify_ctx = NULL;
     src->notify = ui_wake;
 
-    check_snapshot(ui);
     open_initial(ui);
+    check_snapshot(ui);
     ui->dirty = true;
     while (!ui->quit && !term_quit_requested()) {
         if (ui->dirty) {

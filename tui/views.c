@@ -4,10 +4,11 @@
 
 #include <string.h>
 
-/* Order is the number key: 1 dashboard .. 6 cutover; "job" is reached by Enter only. */
+/* Order is the number key: 1 dashboard .. 6 cutover; "job" is reached by Enter only, and
+ * "deployments" opens by itself when a remote API lists several. */
 static const struct view_ops *const registry[] = {
-    &view_dashboard_ops, &view_jobs_ops, &view_dag_ops,  &view_timeline_ops,
-    &view_tree_ops,      &view_cutover_ops, &view_job_ops,
+    &view_dashboard_ops, &view_jobs_ops,    &view_dag_ops, &view_timeline_ops,
+    &view_tree_ops,      &view_cutover_ops, &view_job_ops, &view_picker_ops,
 };
 
 #define N_NUMBERED 6

@@ -25,6 +25,7 @@ extern const struct view_ops view_timeline_ops;
 extern const struct view_ops view_tree_ops;
 extern const struct view_ops view_cutover_ops;
 extern const struct view_ops view_job_ops;
+extern const struct view_ops view_picker_ops;
 
 /* Role of a job status (ROLE_PENDING ... ROLE_FAILED). */
 enum role vu_status_role(enum job_status s);
