@@ -343,7 +343,11 @@ static void jobs_model(void *state, const struct snapshot *s, const struct view_
                          st->invert ? " inverted" : "");
         if (st->filter[0] && n > 0 && (size_t)n < sizeof(line))
             snprintf(line + n, sizeof(line) - (size_t)n, "%sfilter %s", g->middot, st->filter);
-        canvas_text(c, c->h - 1, 0, -1, line, ROLE_DIM, 0);
+        /* On screen the footer sits on the last line; in --once text it follows the rows. */
+        int fy = c->h - 1;
+        if (ctx->once && 1 + (int)st->n_rows + 1 < fy)
+            fy = 1 + (int)(st->n_rows ? st->n_rows : 1) + 1;
+        canvas_text(c, fy, 0, -1, line, ROLE_DIM, 0);
     }
 }
 
@@ -355,7 +359,7 @@ static enum key_result jobs_key(void *state, const struct snapshot *s,
         return KEY_UNHANDLED;
     build_rows(st, s, ctx->now_ms);
     int n = (int)st->n_rows;
-    if (vu_nav_key(ch, &st->sel, n, st->page > 1 ? st->page - 1 : 1)) {
+    if (vu_nav_key(ch, &st->sel, n, vu_page_step(st->page))) {
         set_sel_id(st, s);
         return KEY_HANDLED;
     }
