@@ -725,6 +725,33 @@ static void draw_cutover(struct ui *ui)
                 ok ? ATTR_BOLD | ATTR_REVERSE : 0);
 }
 
+/*
+ * A banner under the header when the source is failing: refused credentials
+ * (401) in words, or data that is stale, with its age and the error. Returns
+ * the rows it used (0 or 1).
+ */
+static int draw_banner(struct ui *ui, int64_t now)
+{
+    const struct snapshot *s = ui->snap;
+    if (!s || s->source.ok)
+        return 0;
+    struct canvas *c = ui->screen;
+    char line[1400], age[32];
+    if (s->source.auth_failed)
+        snprintf(line, sizeof(line),
+                 " AUTHENTICATION REFUSED: the catalyst-api rejected the credentials; check "
+                 "--token-file / --session-file (%s) ", s->source.error);
+    else if (s->source.stale)
+        snprintf(line, sizeof(line), " STALE: showing data from %s ago; %s ",
+                 duration_format(now - s->source.fetched_at, age, sizeof(age)),
+                 s->source.error);
+    else
+        snprintf(line, sizeof(line), " NO DATA: %s ", s->source.error);
+    canvas_fill(c, 1, 0, 1, c->w, ROLE_ERROR);
+    canvas_text(c, 1, 0, c->w, line, ROLE_ERROR, ATTR_BOLD | ATTR_REVERSE);
+    return 1;
+}
+
 static void render(struct ui *ui)
 {
     int w, h;
@@ -745,10 +772,12 @@ static void render(struct ui *ui)
         canvas_text(sc, 0, 0, w, msg, ROLE_ERROR, ATTR_BOLD);
     } else {
         draw_header(ui, now);
+        int top_rows = 1 + draw_banner(ui, now);
+        int vh = h - 1 - top_rows;
         struct nav *t = top(ui);
         struct canvas *vc = ui->view;
-        if (vc->w != w || vc->h != h - 2) {
-            if (canvas_resize(vc, w, h - 2) != 0)
+        if (vc->w != w || vc->h != vh) {
+            if (canvas_resize(vc, w, vh) != 0)
                 return;
         } else {
             canvas_clear(vc);
@@ -759,7 +788,8 @@ static void render(struct ui *ui)
         } else {
             canvas_text(vc, 1, 2, -1, "waiting for the first snapshot...", ROLE_DIM, 0);
         }
-        memcpy(&sc->cells[(size_t)w], vc->cells, (size_t)w * (size_t)(h - 2) * sizeof(*vc->cells));
+        memcpy(&sc->cells[(size_t)w * (size_t)top_rows], vc->cells,
+               (size_t)w * (size_t)vh * sizeof(*vc->cells));
         draw_status(ui, now);
         if (ui->mode == MODE_HELP)
             draw_help(ui);
