@@ -5,6 +5,8 @@
  * the critical path at 10,000, and snapshot_finalize on a 10,000-job
  * snapshot built by hand. Each figure is the median of several runs.
  */
+#include "bench_util.h"
+
 #include "arena.h"
 #include "dag.h"
 #include "snapshot.h"
@@ -12,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define DEP_ID "3f9a1c7e52b04d8a"
 #define WIDTH 100   /* jobs per layer */
@@ -28,25 +29,6 @@ static uint64_t rng(void)
     rng_state ^= rng_state << 25;
     rng_state ^= rng_state >> 27;
     return rng_state * 0x2545f4914f6cdd1dULL;
-}
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, size_t n)
-{
-    qsort(v, n, sizeof(double), cmp_double);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 /* Owns every string and array of one synthetic graph (in one arena). */
@@ -109,9 +91,9 @@ static int bench_build(size_t n, int runs, const char *target)
     size_t edges = 0;
     for (int r = 0; r < runs; r++) {
         struct error err;
-        double t0 = now_ms();
+        double t0 = bench_now_ms();
         struct dag *d = dag_build_jobs(s.jobs, n, DEP_ID, &err);
-        t[r] = now_ms() - t0;
+        t[r] = bench_now_ms() - t0;
         if (!d) {
             fprintf(stderr, "bench_dag: %s\n", err.msg);
             arena_free(s.arena);
@@ -125,7 +107,7 @@ static int bench_build(size_t n, int runs, const char *target)
         }
         dag_free(d);
     }
-    printf("dag build %zu jobs (%zu edges): %.2f ms%s\n", n, edges, median(t, (size_t)runs),
+    printf("dag build %zu jobs (%zu edges): %.2f ms%s\n", n, edges, bench_median(t, (size_t)runs),
            target);
     arena_free(s.arena);
     return 0;
@@ -152,13 +134,13 @@ static int bench_critical(size_t n, int runs)
     int64_t total = 0;
     for (int r = 0; r < runs; r++) {
         int32_t *chain;
-        double t0 = now_ms();
+        double t0 = bench_now_ms();
         len = dag_critical_path(d, w, &chain, &total);
-        t[r] = now_ms() - t0;
+        t[r] = bench_now_ms() - t0;
         free(chain);
     }
     printf("dag critical path %zu jobs: %.2f ms (chain of %zd jobs, %lld ms)\n", n,
-           median(t, (size_t)runs), len, (long long)total);
+           bench_median(t, (size_t)runs), len, (long long)total);
     dag_free(d);
     free(w);
     arena_free(s.arena);
@@ -214,16 +196,16 @@ static int bench_snapshot(size_t n, int runs)
         struct snapshot *snap = snapshot_make(n);
         if (!snap)
             return -1;
-        double t0 = now_ms();
+        double t0 = bench_now_ms();
         int rc = snapshot_finalize(snap);
-        t[r] = now_ms() - t0;
+        t[r] = bench_now_ms() - t0;
         blocked = snap->counts.blocked;
         snapshot_release(snap);
         if (rc)
             return -1;
     }
     printf("snapshot_finalize %zu jobs: %.2f ms (%d blocked) (target <= 10 ms)\n", n,
-           median(t, (size_t)runs), blocked);
+           bench_median(t, (size_t)runs), blocked);
     return 0;
 }
 

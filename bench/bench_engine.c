@@ -4,23 +4,16 @@
  * build a snapshot (engine_fill_snapshot + snapshot_finalize) at 10,000 jobs.
  * Prints one line per figure.
  */
+#include "bench_util.h"
 #include "engine.h"
 #include "snapshot.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define LAYERS 100
 #define WIDTH 100
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static char *make_spec(void)
 {
@@ -51,7 +44,7 @@ static double run(const struct spec *sp, const char *dir, struct engine **keep)
         fprintf(stderr, "engine_new: %s\n", err.msg);
         return -1;
     }
-    double t0 = now_s();
+    double t0 = bench_now_s();
     if (engine_start(e, &err) != 0) {
         engine_free(e);
         return -1;
@@ -64,7 +57,7 @@ static double run(const struct spec *sp, const char *dir, struct engine **keep)
             break;
         g = engine_wait(e, g, 50);
     }
-    double t = now_s() - t0;
+    double t = bench_now_s() - t0;
     if (p.jobs_succeeded != LAYERS * WIDTH)
         fprintf(stderr, "only %d jobs succeeded\n", p.jobs_succeeded);
     if (keep)
@@ -95,13 +88,13 @@ int main(void)
     int reps = 20;
     double best = 1e9, sum = 0;
     for (int i = 0; i < reps; i++) {
-        double t0 = now_s();
+        double t0 = bench_now_s();
         struct snapshot *s = snapshot_new();
         if (!s || engine_fill_snapshot(e, s, "job-50-50") != 0 || snapshot_finalize(s) != 0) {
             fprintf(stderr, "snapshot failed\n");
             return 1;
         }
-        double dt = now_s() - t0;
+        double dt = bench_now_s() - t0;
         snapshot_release(s);
         sum += dt;
         if (dt < best)

@@ -4,20 +4,13 @@
  * with a few dependencies per job, groups chained by `after`, fixed seed).
  * Prints the best of a few runs for each figure.
  */
+#include "bench_util.h"
 #include "dag.h"
 #include "spec.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
 
 static uint64_t rng_state = 0x2545f4914f6cdd1dull;
 
@@ -90,9 +83,9 @@ static int run(size_t n_jobs, int rounds, double load_target, double dag_target)
     double best_load = 1e18, best_dag = 1e18;
     for (int r = 0; r < rounds; r++) {
         struct error err;
-        double t0 = now_ms();
+        double t0 = bench_now_ms();
         struct spec *s = spec_load_buffer(yaml, len, "<bench>", &err);
-        double t1 = now_ms();
+        double t1 = bench_now_ms();
         if (!s || spec_job_count(s) != n_jobs) {
             char buf[1400];
             fprintf(stderr, "bench_spec: %s\n", error_format(&err, buf, sizeof(buf)));
@@ -100,7 +93,7 @@ static int run(size_t n_jobs, int rounds, double load_target, double dag_target)
             return 1;
         }
         struct dag *d = build_dag(s, &err);
-        double t2 = now_ms();
+        double t2 = bench_now_ms();
         if (!d) {
             fprintf(stderr, "bench_spec: dag_build failed\n");
             spec_free(s);

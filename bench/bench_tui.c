@@ -8,34 +8,15 @@
  */
 #include "../tests/helpers/fixture.c"
 
+#include "bench_util.h"
 #include "canvas.h"
 #include "dag_layout.h"
 #include "view.h"
 
 #include <locale.h>
-#include <time.h>
 
 #define FRAMES 21
 #define LAYOUT_RUNS 7
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, size_t n)
-{
-    qsort(v, n, sizeof(double), cmp_double);
-    return v[n / 2];
-}
 
 static void bench_layout(size_t n)
 {
@@ -45,16 +26,16 @@ static void bench_layout(size_t n)
     double t[LAYOUT_RUNS];
     long cross0 = 0, cross1 = 0;
     for (int k = 0; k < LAYOUT_RUNS; k++) {
-        double a = now_ms();
+        double a = bench_now_ms();
         struct dag_layout *l = dag_layout_build(s, -1, DAG_SWEEPS);
-        t[k] = now_ms() - a;
+        t[k] = bench_now_ms() - a;
         if (!l)
             exit(1);
         cross0 = l->crossings_initial;
         cross1 = l->crossings_final;
         dag_layout_free(l);
     }
-    printf("dag_layout_%zu_jobs %.3f ms\n", n, median(t, LAYOUT_RUNS));
+    printf("dag_layout_%zu_jobs %.3f ms\n", n, bench_median(t, LAYOUT_RUNS));
     printf("dag_layout_%zu_jobs_crossings %ld -> %ld\n", n, cross0, cross1);
     snapshot_release(s);
 }
@@ -78,22 +59,22 @@ static void bench_views(size_t n)
         ops->model(st, s, &ctx, c); /* warm caches: layout, rows */
         double t[FRAMES], t2[FRAMES];
         for (int k = 0; k < FRAMES; k++) {
-            double a = now_ms();
+            double a = bench_now_ms();
             canvas_clear(c);
             ops->model(st, s, &ctx, c);
-            t[k] = now_ms() - a;
+            t[k] = bench_now_ms() - a;
         }
         /* A new snapshot every frame (statuses may differ, shape the same). */
         for (int k = 0; k < FRAMES; k++) {
             const struct snapshot *cur = k % 2 ? s : s2;
-            double a = now_ms();
+            double a = bench_now_ms();
             canvas_clear(c);
             ops->model(st, cur, &ctx, c);
-            t2[k] = now_ms() - a;
+            t2[k] = bench_now_ms() - a;
         }
-        printf("frame_%s_200x50_%zu_jobs %.3f ms\n", names[v], n, median(t, FRAMES));
+        printf("frame_%s_200x50_%zu_jobs %.3f ms\n", names[v], n, bench_median(t, FRAMES));
         printf("frame_%s_200x50_%zu_jobs_new_snapshot %.3f ms\n", names[v], n,
-               median(t2, FRAMES));
+               bench_median(t2, FRAMES));
         ops->close(st);
     }
     canvas_free(c);

@@ -8,34 +8,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "arena.h"
+#include "bench_util.h"
 #include "model.h"
 #include "util.h"
 #include "wire.h"
 
 #define N_JOBS 10000
 #define RUNS 5
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return v[n / 2];
-}
 
 static const char *const groups[] = {"provisioner", "bootstrap-kit", "day-2-mutations",
                                      "reconcilers", "cutover"};
@@ -126,9 +107,9 @@ int main(int argc, char **argv)
     double enc[RUNS], dec[RUNS];
     for (int r = 0; r < RUNS; r++) {
         sb_reset(&sb);
-        double t = now_ms();
+        double t = bench_now_ms();
         wire_encode_jobs(&sb, jobs, N_JOBS);
-        enc[r] = now_ms() - t;
+        enc[r] = bench_now_ms() - t;
     }
     if (sb.oom) {
         fprintf(stderr, "out of memory\n");
@@ -144,9 +125,9 @@ int main(int argc, char **argv)
         struct arena *da = arena_new();
         struct job *out;
         struct error err;
-        double t = now_ms();
+        double t = bench_now_ms();
         int rc = wire_decode_jobs(sb.buf, sb.len, da, &out, &n, &err);
-        dec[r] = now_ms() - t;
+        dec[r] = bench_now_ms() - t;
         arena_free(da);
         if (rc) {
             fprintf(stderr, "decode failed: %s\n", err.msg);
@@ -154,8 +135,10 @@ int main(int argc, char **argv)
         }
     }
     printf("wire jobs frame: %d jobs, %.2f MB\n", N_JOBS, (double)sb.len / 1e6);
-    printf("wire decode %zu jobs: %.2f ms (median of %d)\n", n, median(dec, RUNS), RUNS);
-    printf("wire encode %d jobs: %.2f ms (median of %d)\n", N_JOBS, median(enc, RUNS), RUNS);
+    printf("wire decode %zu jobs: %.2f ms (median of %d)\n", n, bench_median(dec, RUNS),
+           RUNS);
+    printf("wire encode %d jobs: %.2f ms (median of %d)\n", N_JOBS, bench_median(enc, RUNS),
+           RUNS);
     sb_fini(&sb);
     arena_free(a);
     return 0;

@@ -333,19 +333,32 @@ static bool sleep_until(struct engine *e, int64_t until)
     return stopped;
 }
 
+/*
+ * Like realloc for a full ring of n items of size bytes: returns the ring at
+ * twice the room, unrolled so *head is 0 (the old one freed), or NULL with
+ * the old ring untouched when out of memory.
+ */
+static void *ring_grow(void *ring, size_t size, size_t n, size_t *head, size_t *cap)
+{
+    size_t nc = *cap ? *cap * 2 : 256;
+    char *q = malloc(nc * size);
+    if (!q)
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        memcpy(q + i * size, (char *)ring + (*head + i) % *cap * size, size);
+    free(ring);
+    *cap = nc;
+    *head = 0;
+    return q;
+}
+
 static int runq_push(struct engine *e, int job, int exec)
 {
     if (e->rq_n == e->rq_cap) {
-        size_t nc = e->rq_cap ? e->rq_cap * 2 : 256;
-        struct work *q = malloc(nc * sizeof(*q));
+        struct work *q = ring_grow(e->runq, sizeof(*q), e->rq_n, &e->rq_head, &e->rq_cap);
         if (!q)
             return -1;
-        for (size_t i = 0; i < e->rq_n; i++)
-            q[i] = e->runq[(e->rq_head + i) % e->rq_cap];
-        free(e->runq);
         e->runq = q;
-        e->rq_cap = nc;
-        e->rq_head = 0;
     }
     e->runq[(e->rq_head + e->rq_n) % e->rq_cap] = (struct work){job, exec};
     e->rq_n++;
@@ -357,16 +370,10 @@ static int runq_push(struct engine *e, int job, int exec)
 static int rel_push(struct engine *e, int job, uint64_t seq)
 {
     if (e->rel_n == e->rel_cap) {
-        size_t nc = e->rel_cap ? e->rel_cap * 2 : 256;
-        struct release *q = malloc(nc * sizeof(*q));
+        struct release *q = ring_grow(e->rel, sizeof(*q), e->rel_n, &e->rel_head, &e->rel_cap);
         if (!q)
             return -1;
-        for (size_t i = 0; i < e->rel_n; i++)
-            q[i] = e->rel[(e->rel_head + i) % e->rel_cap];
-        free(e->rel);
         e->rel = q;
-        e->rel_cap = nc;
-        e->rel_head = 0;
     }
     e->rel[(e->rel_head + e->rel_n) % e->rel_cap] = (struct release){job, seq};
     e->rel_n++;
@@ -2240,16 +2247,23 @@ static void result_set(struct engine_result *r, int code, const char *error, con
     va_end(ap);
 }
 
+/* Actions on a read-only console answer 403; true when out holds that answer. */
+static bool refuse_read_only(const struct engine *e, struct engine_result *out)
+{
+    if (!e->cfg.read_only)
+        return false;
+    result_set(out, 403, "read-only", "%s",
+               e->cfg.observe ? "this console only observes the state dir (read-only)"
+                              : "this console is read-only");
+    return true;
+}
+
 void engine_retry(struct engine *e, const char *job, const char *requested_by,
                   struct engine_result *out)
 {
     memset(out, 0, sizeof(*out));
-    if (e->cfg.read_only) {
-        result_set(out, 403, "read-only", "%s",
-                   e->cfg.observe ? "this console only observes the state dir (read-only)"
-                                  : "this console is read-only");
+    if (refuse_read_only(e, out))
         return;
-    }
     int ji = job ? find_job(e, job) : -1;
     if (ji < 0) {
         result_set(out, 404, "job-not-found", "no job %s", job ? job : "");
@@ -2323,12 +2337,8 @@ unlock:
 void engine_cutover_start(struct engine *e, struct engine_result *out)
 {
     memset(out, 0, sizeof(*out));
-    if (e->cfg.read_only) {
-        result_set(out, 403, "read-only", "%s",
-                   e->cfg.observe ? "this console only observes the state dir (read-only)"
-                                  : "this console is read-only");
+    if (refuse_read_only(e, out))
         return;
-    }
     pthread_mutex_lock(&e->mu);
     if (cutover_is_complete(e->co))
         result_set(out, 200, "", "the cutover is already complete; nothing re-runs");

@@ -150,34 +150,41 @@ static const char *level_word(enum log_level l)
     }
 }
 
+/* Starts an event object: {"time","phase","level","message" (closed by the caller). */
+static void event_open(struct strbuf *sb, int64_t at, const char *phase, const char *level,
+                       const char *message)
+{
+    char tb[40];
+    sb_init(sb);
+    sb_puts(sb, "{\"time\":");
+    sb_json_str(sb, time_format(at, tb, sizeof(tb)));
+    sb_puts(sb, ",\"phase\":");
+    sb_json_str(sb, phase);
+    sb_puts(sb, ",\"level\":");
+    sb_json_str(sb, level);
+    sb_puts(sb, ",\"message\":");
+    sb_json_str(sb, message);
+}
+
+/* An optional member (bracketed in the shapes below): left out when v is empty. */
+static void event_opt(struct strbuf *sb, const char *key_colon, const char *v)
+{
+    if (v && *v) {
+        sb_puts(sb, key_colon);
+        sb_json_str(sb, v);
+    }
+}
+
 /* {"time","phase","level","message"[,"component"][,"state"][,"status"]} */
 static void dep_event(struct plist *l, int64_t at, const char *phase, const char *level,
                       const char *message, const char *component, const char *state,
                       const char *status)
 {
     struct strbuf sb;
-    char tb[40];
-    sb_init(&sb);
-    sb_puts(&sb, "{\"time\":");
-    sb_json_str(&sb, time_format(at, tb, sizeof(tb)));
-    sb_puts(&sb, ",\"phase\":");
-    sb_json_str(&sb, phase);
-    sb_puts(&sb, ",\"level\":");
-    sb_json_str(&sb, level);
-    sb_puts(&sb, ",\"message\":");
-    sb_json_str(&sb, message);
-    if (component && *component) {
-        sb_puts(&sb, ",\"component\":");
-        sb_json_str(&sb, component);
-    }
-    if (state && *state) {
-        sb_puts(&sb, ",\"state\":");
-        sb_json_str(&sb, state);
-    }
-    if (status && *status) {
-        sb_puts(&sb, ",\"status\":");
-        sb_json_str(&sb, status);
-    }
+    event_open(&sb, at, phase, level, message);
+    event_opt(&sb, ",\"component\":", component);
+    event_opt(&sb, ",\"state\":", state);
+    event_opt(&sb, ",\"status\":", status);
     sb_putc(&sb, '}');
     plist_add(l, at, &sb, NULL);
 }
@@ -187,24 +194,9 @@ static void cut_event(struct plist *l, int64_t at, const char *phase, const char
                       const char *message, const char *step, const char *job_name)
 {
     struct strbuf sb;
-    char tb[40];
-    sb_init(&sb);
-    sb_puts(&sb, "{\"time\":");
-    sb_json_str(&sb, time_format(at, tb, sizeof(tb)));
-    sb_puts(&sb, ",\"phase\":");
-    sb_json_str(&sb, phase);
-    sb_puts(&sb, ",\"level\":");
-    sb_json_str(&sb, level);
-    sb_puts(&sb, ",\"message\":");
-    sb_json_str(&sb, message);
-    if (step && *step) {
-        sb_puts(&sb, ",\"step\":");
-        sb_json_str(&sb, step);
-    }
-    if (job_name && *job_name) {
-        sb_puts(&sb, ",\"jobName\":");
-        sb_json_str(&sb, job_name);
-    }
+    event_open(&sb, at, phase, level, message);
+    event_opt(&sb, ",\"step\":", step);
+    event_opt(&sb, ",\"jobName\":", job_name);
     sb_putc(&sb, '}');
     plist_add(l, at, &sb, phase);
 }

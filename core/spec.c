@@ -426,33 +426,31 @@ static bool read_duration(struct loader *L, const char *key, int64_t *out)
     return true;
 }
 
-/* Opens a sequence; *null_out true (and nothing opened) when the value is null. */
-static bool open_seq(struct loader *L, const char *key, bool *null_out)
+/*
+ * Opens a collection whose first event is start: 1 opened, 0 the value is
+ * null (nothing opened; callers treat it as empty or missing), -1 error.
+ */
+static int open_coll(struct loader *L, const char *key, yaml_event_type_t start,
+                     const char *want)
 {
-    *null_out = false;
     if (!ev_next(L))
-        return false;
-    if (L->ev.type == YAML_SEQUENCE_START_EVENT)
-        return true;
-    if (ev_is_null(L)) {
-        *null_out = true;
-        return true;
-    }
-    return type_fail(L, "a sequence", key);
+        return -1;
+    if (L->ev.type == start)
+        return 1;
+    if (ev_is_null(L))
+        return 0;
+    type_fail(L, want, key);
+    return -1;
 }
 
-static bool open_map(struct loader *L, const char *key, bool *null_out)
+static int open_seq(struct loader *L, const char *key)
 {
-    *null_out = false;
-    if (!ev_next(L))
-        return false;
-    if (L->ev.type == YAML_MAPPING_START_EVENT)
-        return true;
-    if (null_out && ev_is_null(L)) {
-        *null_out = true;
-        return true;
-    }
-    return type_fail(L, "a mapping", key);
+    return open_coll(L, key, YAML_SEQUENCE_START_EVENT, "a sequence");
+}
+
+static int open_map(struct loader *L, const char *key)
+{
+    return open_coll(L, key, YAML_MAPPING_START_EVENT, "a mapping");
 }
 
 /* Next item of an open sequence: 1 item event current, 0 at the end, -1 error. */
@@ -461,6 +459,17 @@ static int seq_item(struct loader *L)
     if (!ev_next(L))
         return -1;
     return L->ev.type == YAML_SEQUENCE_END_EVENT ? 0 : 1;
+}
+
+/* Next item of an open sequence of mappings: 1 at its MAPPING_START, 0 at the end, -1 error. */
+static int seq_map(struct loader *L, const char *key)
+{
+    int r = seq_item(L);
+    if (r == 1 && L->ev.type != YAML_MAPPING_START_EVENT) {
+        type_fail(L, "a mapping", key);
+        return -1;
+    }
+    return r;
 }
 
 /* Next key of an open mapping into L->key: 1 key read, 0 at the end, -1 error. */
@@ -543,12 +552,12 @@ static void *arena_copy(struct loader *L, const void *src, size_t n, size_t size
 static bool read_str_list(struct loader *L, const char *key, const char *kind,
                           const char ***out, size_t *n_out, struct mark **marks_out)
 {
-    bool null;
-    if (!open_seq(L, key, &null))
+    int opened = open_seq(L, key);
+    if (opened < 0)
         return false;
     *out = NULL;
     *n_out = 0;
-    if (null)
+    if (opened == 0)
         return true;
     struct vec items = {0}, marks = {0};
     bool ok = true;
@@ -598,10 +607,10 @@ static bool parse_sovereign(struct loader *L)
 {
     static const char *const keys[] = {"name", "fqdn", "provider", "regions", "deploymentId",
                                        NULL};
-    bool null;
-    if (!open_map(L, "sovereign", &null))
+    int opened = open_map(L, "sovereign");
+    if (opened < 0)
         return false;
-    if (null)
+    if (opened == 0)
         return fail(L, ev_mark(L), "missing required key \"name\" in sovereign");
     struct spec *s = L->spec;
     struct mark start = ev_mark(L), km, vm;
@@ -645,15 +654,11 @@ static bool parse_sovereign(struct loader *L)
 static bool parse_blueprints(struct loader *L)
 {
     static const char *const keys[] = {"name", "version", "depends", NULL};
-    bool null;
-    if (!open_seq(L, "blueprints", &null))
-        return false;
-    if (null)
-        return true;
+    int opened = open_seq(L, "blueprints");
+    if (opened <= 0)
+        return opened == 0;
     int r;
-    while ((r = seq_item(L)) == 1) {
-        if (L->ev.type != YAML_MAPPING_START_EVENT)
-            return type_fail(L, "a mapping", "blueprints");
+    while ((r = seq_map(L, "blueprints")) == 1) {
         struct spec_blueprint *b = vec_push(&L->blueprints, sizeof(*b));
         struct mark **bm = b ? vec_push(&L->bp_marks, sizeof(*bm)) : NULL;
         if (!bm)
@@ -717,20 +722,14 @@ static bool check_org_name(struct loader *L, const char *s, struct mark m)
 static bool parse_apps(struct loader *L, struct spec_env *env)
 {
     static const char *const keys[] = {"name", "blueprint", NULL};
-    bool null;
-    if (!open_seq(L, "applications", &null))
-        return false;
-    if (null)
-        return true;
+    int opened = open_seq(L, "applications");
+    if (opened <= 0)
+        return opened == 0;
     struct vec apps = {0};
     struct smap names = {0};
     bool ok = true;
     int r;
-    while (ok && (r = seq_item(L)) == 1) {
-        if (L->ev.type != YAML_MAPPING_START_EVENT) {
-            ok = type_fail(L, "a mapping", "applications");
-            break;
-        }
+    while (ok && (r = seq_map(L, "applications")) == 1) {
         struct spec_app *app = vec_push(&apps, sizeof(*app));
         if (!app) {
             ok = oom(L);
@@ -784,19 +783,13 @@ static bool parse_envs(struct loader *L, struct spec_org *org)
 {
     static const char *const keys[] = {"type", "applications", NULL};
     static const char *const types[] = {"prod", "stg", "uat", "dev", "poc"};
-    bool null;
-    if (!open_seq(L, "environments", &null))
-        return false;
-    if (null)
-        return true;
+    int opened = open_seq(L, "environments");
+    if (opened <= 0)
+        return opened == 0;
     struct vec envs = {0};
     bool ok = true;
     int r;
-    while (ok && (r = seq_item(L)) == 1) {
-        if (L->ev.type != YAML_MAPPING_START_EVENT) {
-            ok = type_fail(L, "a mapping", "environments");
-            break;
-        }
+    while (ok && (r = seq_map(L, "environments")) == 1) {
         struct spec_env *env = vec_push(&envs, sizeof(*env));
         if (!env) {
             ok = oom(L);
@@ -846,19 +839,13 @@ static bool parse_envs(struct loader *L, struct spec_org *org)
 static bool parse_orgs(struct loader *L)
 {
     static const char *const keys[] = {"name", "environments", NULL};
-    bool null;
-    if (!open_seq(L, "organizations", &null))
-        return false;
-    if (null)
-        return true;
+    int opened = open_seq(L, "organizations");
+    if (opened <= 0)
+        return opened == 0;
     struct smap org_names = {0};
     bool ok = true;
     int r;
-    while (ok && (r = seq_item(L)) == 1) {
-        if (L->ev.type != YAML_MAPPING_START_EVENT) {
-            ok = type_fail(L, "a mapping", "organizations");
-            break;
-        }
+    while (ok && (r = seq_map(L, "organizations")) == 1) {
         struct spec_org *org = vec_push(&L->orgs, sizeof(*org));
         if (!org) {
             ok = oom(L);
@@ -905,11 +892,9 @@ static bool parse_orgs(struct loader *L)
 
 static bool parse_env_map(struct loader *L, struct spec_job *j)
 {
-    bool null;
-    if (!open_map(L, "env", &null))
-        return false;
-    if (null)
-        return true;
+    int opened = open_map(L, "env");
+    if (opened <= 0)
+        return opened == 0;
     struct vec kvs = {0};
     struct smap seen = {0};
     bool ok = true;
@@ -964,11 +949,11 @@ static bool parse_env_map(struct loader *L, struct spec_job *j)
 static bool parse_simulate(struct loader *L, struct spec_job *j)
 {
     static const char *const keys[] = {"duration", "failFirst", "logs", NULL};
-    bool null;
-    if (!open_map(L, "simulate", &null))
+    int opened = open_map(L, "simulate");
+    if (opened < 0)
         return false;
     j->simulated = true;
-    if (null)
+    if (opened == 0)
         return true;
     struct mark km;
     unsigned seen = 0;
@@ -1049,15 +1034,11 @@ static bool parse_job(struct loader *L, struct spec_job *j, struct jmeta *meta, 
 
 static bool parse_jobs(struct loader *L, struct gbuild *gb)
 {
-    bool null;
-    if (!open_seq(L, "jobs", &null))
-        return false;
-    if (null)
-        return true;
+    int opened = open_seq(L, "jobs");
+    if (opened <= 0)
+        return opened == 0;
     int r;
-    while ((r = seq_item(L)) == 1) {
-        if (L->ev.type != YAML_MAPPING_START_EVENT)
-            return type_fail(L, "a mapping", "jobs");
+    while ((r = seq_map(L, "jobs")) == 1) {
         struct spec_job *j = vec_push(&gb->jobs, sizeof(*j));
         struct jmeta *m = j ? vec_push(&gb->metas, sizeof(*m)) : NULL;
         if (!m)
@@ -1071,15 +1052,11 @@ static bool parse_jobs(struct loader *L, struct gbuild *gb)
 static bool parse_groups(struct loader *L)
 {
     static const char *const keys[] = {"name", "displayName", "after", "jobs", NULL};
-    bool null;
-    if (!open_seq(L, "groups", &null))
-        return false;
-    if (null)
-        return true;
+    int opened = open_seq(L, "groups");
+    if (opened <= 0)
+        return opened == 0;
     int r;
-    while ((r = seq_item(L)) == 1) {
-        if (L->ev.type != YAML_MAPPING_START_EVENT)
-            return type_fail(L, "a mapping", "groups");
+    while ((r = seq_map(L, "groups")) == 1) {
         struct gbuild *gb = vec_push(&L->groups, sizeof(*gb));
         if (!gb)
             return oom(L);
@@ -1122,11 +1099,11 @@ static bool parse_cutover(struct loader *L)
 {
     static const char *const keys[] = {"auto", "after", "steps", NULL};
     struct spec_cutover *c = &L->spec->cutover;
-    bool null;
-    if (!open_map(L, "cutover", &null))
+    int opened = open_map(L, "cutover");
+    if (opened < 0)
         return false;
     c->present = true;
-    if (null)
+    if (opened == 0)
         return true;
     struct mark km;
     unsigned seen = 0;
@@ -1140,19 +1117,17 @@ static bool parse_cutover(struct loader *L)
             ok = read_str_list(L, "after", "group", &c->after, &c->n_after,
                                &L->cutover_after_marks);
         } else if (k == 2) {
-            ok = open_seq(L, "steps", &null);
-            int rs = 0;
-            while (ok && !null && (rs = seq_item(L)) == 1) {
-                if (L->ev.type != YAML_MAPPING_START_EVENT)
-                    return type_fail(L, "a mapping", "steps");
+            int rs = open_seq(L, "steps");
+            while (rs == 1 && (rs = seq_map(L, "steps")) == 1) {
                 struct spec_job *j = vec_push(&L->steps, sizeof(*j));
                 struct jmeta *m = j ? vec_push(&L->step_metas, sizeof(*m)) : NULL;
                 if (!m)
                     return oom(L);
                 j->group = "cutover";
-                ok = parse_job(L, j, m, true);
+                if (!parse_job(L, j, m, true))
+                    return false;
             }
-            ok = ok && rs >= 0;
+            ok = rs >= 0;
         } else {
             ok = false;
         }

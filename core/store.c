@@ -560,6 +560,17 @@ static char *log_path(struct store *s, const char *dep_id, const char *exec_id)
     return path_join(s->dir, sub, name);
 }
 
+/* An execution's log opened for reading; -1 when it is missing or out of memory. */
+static int log_open_read(struct store *s, const char *dep_id, const char *exec_id)
+{
+    char *path = log_path(s, dep_id, exec_id);
+    if (!path)
+        return -1;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    free(path);
+    return fd;
+}
+
 int store_log_open(struct store *s, const char *dep_id, const char *exec_id)
 {
     if (refuse_write(s, NULL))
@@ -635,11 +646,7 @@ static int count_lines(int fd, int64_t *n, off_t *end)
 
 int64_t store_log_count(struct store *s, const char *dep_id, const char *exec_id)
 {
-    char *path = log_path(s, dep_id, exec_id);
-    if (!path)
-        return -1;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    free(path);
+    int fd = log_open_read(s, dep_id, exec_id);
     if (fd < 0)
         return -1;
     int64_t n;
@@ -736,11 +743,7 @@ int store_log_tail(struct store *s, const char *dep_id, const char *exec_id, siz
     *out = NULL;
     *n = 0;
     *bytes = 0;
-    char *path = log_path(s, dep_id, exec_id);
-    if (!path)
-        return -1;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    free(path);
+    int fd = log_open_read(s, dep_id, exec_id);
     if (fd < 0)
         return -1;
     struct stat sb;

@@ -322,15 +322,17 @@ void sb_printf(struct strbuf *sb, const char *fmt, ...)
     sb->len += (size_t)n;
 }
 
-size_t utf8_valid_len(const unsigned char *s, size_t n)
+size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
 {
     if (n == 0)
         return 0;
     unsigned c = s[0];
-    if (c < 0x80)
+    if (c < 0x80) {
+        *cp = c;
         return 1;
+    }
     size_t need;
-    unsigned min;
+    uint32_t min;
     if (c >= 0xc2 && c <= 0xdf) {
         need = 2;
         min = 0x80;
@@ -345,15 +347,22 @@ size_t utf8_valid_len(const unsigned char *s, size_t n)
     }
     if (n < need)
         return 0;
-    unsigned cp = c & (0xff >> (need + 1));
+    uint32_t v = c & (0xffu >> (need + 1));
     for (size_t i = 1; i < need; i++) {
         if ((s[i] & 0xc0) != 0x80)
             return 0;
-        cp = (cp << 6) | (s[i] & 0x3f);
+        v = (v << 6) | (s[i] & 0x3f);
     }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+    if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
         return 0;
+    *cp = v;
     return need;
+}
+
+size_t utf8_valid_len(const unsigned char *s, size_t n)
+{
+    uint32_t cp;
+    return utf8_decode(s, n, &cp);
 }
 
 void sb_json_str(struct strbuf *sb, const char *s)

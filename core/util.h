@@ -90,6 +90,13 @@ int write_file_atomic(const char *path, const void *data, size_t len, int mode);
 /* mkdir -p with mode for each created level. */
 int mkdir_p(const char *path, int mode);
 
+/*
+ * Strict decode of the one UTF-8 sequence at s (at most n bytes read): stores
+ * the scalar in *cp and returns the sequence length, or returns 0 (leaving
+ * *cp alone) when s[0] does not start a valid sequence. Overlong forms,
+ * surrogates and values past U+10FFFF are invalid.
+ */
+size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp);
 /* Bytes of valid UTF-8 at s (0 when s[0] does not start a valid sequence). */
 size_t utf8_valid_len(const unsigned char *s, size_t n);
 

@@ -126,6 +126,20 @@ static const cJSON *field(const cJSON *o, const char *k)
     return cJSON_GetObjectItemCaseSensitive(o, k);
 }
 
+static int want_object(struct dctx *c, const struct wpath *p, const cJSON *v)
+{
+    return cJSON_IsObject(v) ? 0 : fail(c, p, "expected object, got %s", type_name(v));
+}
+
+/* Members of an object or elements of an array. */
+static size_t n_children(const cJSON *v)
+{
+    size_t n = 0;
+    for (const cJSON *e = v->child; e; e = e->next)
+        n++;
+    return n;
+}
+
 static bool utf8_ok(const char *s)
 {
     const unsigned char *p = (const unsigned char *)s;
@@ -247,9 +261,7 @@ static int strs_at(struct dctx *c, const struct wpath *p, const cJSON *v, const 
         return 0;
     if (!cJSON_IsArray(v))
         return fail(c, p, "expected array, got %s", type_name(v));
-    size_t cnt = 0;
-    for (const cJSON *e = v->child; e; e = e->next)
-        cnt++;
+    size_t cnt = n_children(v);
     if (!cnt)
         return 0;
     const char **arr = arena_calloc(c->a, cnt, sizeof *arr);
@@ -282,8 +294,7 @@ static int arr_field(struct dctx *c, const struct wpath *p, const cJSON *o, cons
     if (!cJSON_IsArray(v))
         return fail(c, PKEY(p, k), "expected array, got %s", type_name(v));
     *arr = v;
-    for (const cJSON *e = v->child; e; e = e->next)
-        (*n)++;
+    *n = n_children(v);
     return 0;
 }
 
@@ -293,6 +304,24 @@ static void *alloc_n(struct dctx *c, const struct wpath *p, size_t n, size_t siz
     if (!m)
         fail(c, p, "out of memory");
     return m;
+}
+
+/*
+ * The array at o[k] (see arr_field) with a zeroed arena block of *n items of
+ * size bytes to decode it into; *first is its first element (NULL: none).
+ * Returns the block, or NULL with the error set.
+ */
+static void *arr_items(struct dctx *c, const struct wpath *p, const cJSON *o, const char *k,
+                       bool required, size_t size, const cJSON **first, size_t *n)
+{
+    const cJSON *arr;
+    *first = NULL;
+    if (arr_field(c, p, o, k, required, &arr, n))
+        return NULL;
+    void *items = alloc_n(c, p, *n, size);
+    if (items && arr)
+        *first = arr->child;
+    return items;
 }
 
 /*
@@ -337,22 +366,19 @@ static cJSON *parse(struct dctx *c, const char *json, size_t len)
     return root;
 }
 
-static cJSON *parse_object(struct dctx *c, const char *json, size_t len)
-{
-    cJSON *root = parse(c, json, len);
-    if (root && !cJSON_IsObject(root)) {
-        fail(c, NULL, "expected object, got %s", type_name(root));
-        cJSON_Delete(root);
-        return NULL;
-    }
-    return root;
-}
-
-static void ctx_init(struct dctx *c, struct arena *a, struct error *err)
+/* Every decoder's start: clears err, then parses json, which must be one object. */
+static cJSON *decode_begin(struct dctx *c, struct arena *a, struct error *err,
+                           const char *json, size_t len)
 {
     c->a = a;
     c->err = err;
     error_clear(err);
+    cJSON *root = parse(c, json, len);
+    if (root && want_object(c, NULL, root)) {
+        cJSON_Delete(root);
+        return NULL;
+    }
+    return root;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -408,8 +434,8 @@ static void collect(const cJSON *o, const char *const *keys, size_t nk, const cJ
 
 static int job_from(struct dctx *c, const struct wpath *p, const cJSON *o, struct job *j)
 {
-    if (!cJSON_IsObject(o))
-        return fail(c, p, "expected object, got %s", type_name(o));
+    if (want_object(c, p, o))
+        return -1;
     memset(j, 0, sizeof *j);
     const cJSON *f[JF_COUNT];
     collect(o, job_keys, JF_COUNT, f);
@@ -678,23 +704,17 @@ int wire_decode_jobs(const char *json, size_t len, struct arena *a, struct job *
                      size_t *n, struct error *err)
 {
     struct dctx c;
-    ctx_init(&c, a, err);
     *jobs = NULL;
     *n = 0;
-    cJSON *root = parse_object(&c, json, len);
+    cJSON *root = decode_begin(&c, a, err, json, len);
     if (!root)
         return -1;
-    const cJSON *arr;
+    const cJSON *e;
     size_t cnt;
-    int rc = arr_field(&c, NULL, root, "jobs", true, &arr, &cnt);
-    struct job *out = NULL;
-    if (rc == 0) {
-        out = alloc_n(&c, NULL, cnt, sizeof *out);
-        rc = out ? 0 : -1;
-    }
-    size_t i = 0;
+    struct job *out = arr_items(&c, NULL, root, "jobs", true, sizeof *out, &e, &cnt);
+    int rc = out ? 0 : -1;
     const struct wpath *pj = PKEY(NULL, "jobs");
-    for (const cJSON *e = arr ? arr->child : NULL; rc == 0 && e; e = e->next, i++)
+    for (size_t i = 0; rc == 0 && e; e = e->next, i++)
         rc = job_from(&c, PIDX(pj, i), e, &out[i]);
     cJSON_Delete(root);
     if (rc == 0)
@@ -708,8 +728,8 @@ int wire_decode_jobs(const char *json, size_t len, struct arena *a, struct job *
 
 static int exec_from(struct dctx *c, const struct wpath *p, const cJSON *o, struct execution *x)
 {
-    if (!cJSON_IsObject(o))
-        return fail(c, p, "expected object, got %s", type_name(o));
+    if (want_object(c, p, o))
+        return -1;
     memset(x, 0, sizeof *x);
     const char *status;
     if (get_str(c, p, o, "id", &x->id) || get_str(c, p, o, "jobId", &x->job_id) ||
@@ -728,10 +748,9 @@ int wire_decode_job_detail(const char *json, size_t len, struct arena *a, struct
                            struct execution **execs, size_t *n, struct error *err)
 {
     struct dctx c;
-    ctx_init(&c, a, err);
     *execs = NULL;
     *n = 0;
-    cJSON *root = parse_object(&c, json, len);
+    cJSON *root = decode_begin(&c, a, err, json, len);
     if (!root)
         return -1;
     int rc = 0;
@@ -740,18 +759,15 @@ int wire_decode_job_detail(const char *json, size_t len, struct arena *a, struct
         rc = fail(&c, PKEY(NULL, "job"), "missing object");
     else
         rc = job_from(&c, PKEY(NULL, "job"), jo, job);
-    const cJSON *arr = NULL;
+    const cJSON *e = NULL;
     size_t cnt = 0;
-    if (rc == 0)
-        rc = arr_field(&c, NULL, root, "executions", false, &arr, &cnt);
     struct execution *xs = NULL;
     if (rc == 0) {
-        xs = alloc_n(&c, NULL, cnt, sizeof *xs);
+        xs = arr_items(&c, NULL, root, "executions", false, sizeof *xs, &e, &cnt);
         rc = xs ? 0 : -1;
     }
-    size_t i = 0;
     const struct wpath *px = PKEY(NULL, "executions");
-    for (const cJSON *e = arr ? arr->child : NULL; rc == 0 && e; e = e->next, i++)
+    for (size_t i = 0; rc == 0 && e; e = e->next, i++)
         rc = exec_from(&c, PIDX(px, i), e, &xs[i]);
     cJSON_Delete(root);
     if (rc)
@@ -765,30 +781,20 @@ int wire_decode_log_page(const char *json, size_t len, struct arena *a, struct l
                          struct error *err)
 {
     struct dctx c;
-    ctx_init(&c, a, err);
     memset(out, 0, sizeof *out);
-    cJSON *root = parse_object(&c, json, len);
+    cJSON *root = decode_begin(&c, a, err, json, len);
     if (!root)
         return -1;
-    const cJSON *arr;
+    const cJSON *e;
     size_t cnt;
-    int rc = arr_field(&c, NULL, root, "lines", false, &arr, &cnt);
-    struct log_line *lines = NULL;
-    if (rc == 0) {
-        lines = alloc_n(&c, NULL, cnt, sizeof *lines);
-        rc = lines ? 0 : -1;
-    }
-    size_t i = 0;
+    struct log_line *lines = arr_items(&c, NULL, root, "lines", false, sizeof *lines, &e, &cnt);
+    int rc = lines ? 0 : -1;
     const struct wpath *pl = PKEY(NULL, "lines");
-    for (const cJSON *e = arr ? arr->child : NULL; rc == 0 && e; e = e->next, i++) {
+    for (size_t i = 0; rc == 0 && e; e = e->next, i++) {
         const struct wpath *p = PIDX(pl, i);
         struct log_line *l = &lines[i];
         const char *level;
-        if (!cJSON_IsObject(e)) {
-            rc = fail(&c, p, "expected object, got %s", type_name(e));
-            break;
-        }
-        rc = get_i64(&c, p, e, "lineNumber", &l->line_number) ||
+        rc = want_object(&c, p, e) || get_i64(&c, p, e, "lineNumber", &l->line_number) ||
              get_time(&c, p, e, "timestamp", &l->timestamp) ||
              get_str(&c, p, e, "level", &level) || get_str(&c, p, e, "message", &l->message);
         if (rc == 0)
@@ -918,13 +924,10 @@ static int decode_steps(struct dctx *c, const cJSON *root, struct cutover_status
     const struct wpath *ps = PKEY(NULL, "steps");
     for (const cJSON *e = arr ? arr->child : NULL; e; e = e->next, i++) {
         const struct wpath *p = PIDX(ps, i);
-        if (!cJSON_IsObject(e)) {
-            rc = fail(c, p, "expected object, got %s", type_name(e));
-            break;
-        }
         struct cutover_step st = {0};
         const char *name, *alt, *status, *result;
-        if (get_str(c, p, e, "name", &name) || get_str(c, p, e, "step", &alt) ||
+        if (want_object(c, p, e) || get_str(c, p, e, "name", &name) ||
+            get_str(c, p, e, "step", &alt) ||
             get_str(c, p, e, "status", &status) || get_str(c, p, e, "result", &result) ||
             get_time(c, p, e, "startedAt", &st.started_at) ||
             get_time(c, p, e, "finishedAt", &st.finished_at) ||
@@ -969,11 +972,9 @@ static int decode_raw(struct dctx *c, const cJSON *root, struct cutover_status *
     const struct wpath *pr = PKEY(NULL, "raw");
     if (absent(raw))
         return 0;
-    if (!cJSON_IsObject(raw))
-        return fail(c, pr, "expected object, got %s", type_name(raw));
-    size_t cnt = 0;
-    for (const cJSON *e = raw->child; e; e = e->next)
-        cnt++;
+    if (want_object(c, pr, raw))
+        return -1;
+    size_t cnt = n_children(raw);
     if (!cnt)
         return 0;
     out->raw = arena_calloc(c->a, cnt, sizeof *out->raw);
@@ -1147,9 +1148,8 @@ int wire_decode_cutover_status(const char *json, size_t len, struct arena *a,
                                struct cutover_status *out, struct error *err)
 {
     struct dctx c;
-    ctx_init(&c, a, err);
     memset(out, 0, sizeof *out);
-    cJSON *root = parse_object(&c, json, len);
+    cJSON *root = decode_begin(&c, a, err, json, len);
     if (!root)
         return -1;
     int rc = cutover_from(&c, root, out);
@@ -1266,9 +1266,8 @@ int wire_decode_cutover_configmap(const char *json, size_t len, struct arena *a,
                                   struct cutover_status *out, struct error *err)
 {
     struct dctx c;
-    ctx_init(&c, a, err);
     memset(out, 0, sizeof *out);
-    cJSON *root = parse_object(&c, json, len);
+    cJSON *root = decode_begin(&c, a, err, json, len);
     if (!root)
         return -1;
     cJSON *doc = cJSON_CreateObject();
@@ -1309,14 +1308,14 @@ static int time_lift(struct dctx *c, const struct wpath *p, const cJSON *o, cons
 static int deployment_from(struct dctx *c, const struct wpath *p, const cJSON *o,
                            struct deployment *d)
 {
-    if (!cJSON_IsObject(o))
-        return fail(c, p, "expected object, got %s", type_name(o));
+    if (want_object(c, p, o))
+        return -1;
     memset(d, 0, sizeof *d);
     const cJSON *res = field(o, "result");
     if (absent(res))
         res = NULL;
-    else if (!cJSON_IsObject(res))
-        return fail(c, PKEY(p, "result"), "expected object, got %s", type_name(res));
+    else if (want_object(c, PKEY(p, "result"), res))
+        return -1;
     if (get_str(c, p, o, "id", &d->id) || get_str(c, p, o, "status", &d->status) ||
         get_time(c, p, o, "startedAt", &d->started_at) ||
         get_time(c, p, o, "finishedAt", &d->finished_at) ||
@@ -1353,9 +1352,8 @@ int wire_decode_deployment(const char *json, size_t len, struct arena *a,
                            struct deployment *out, struct error *err)
 {
     struct dctx c;
-    ctx_init(&c, a, err);
     memset(out, 0, sizeof *out);
-    cJSON *root = parse_object(&c, json, len);
+    cJSON *root = decode_begin(&c, a, err, json, len);
     if (!root)
         return -1;
     int rc = deployment_from(&c, NULL, root, out);
@@ -1368,23 +1366,17 @@ int wire_decode_deployments(const char *json, size_t len, struct arena *a,
                             struct deployment **out, size_t *n, struct error *err)
 {
     struct dctx c;
-    ctx_init(&c, a, err);
     *out = NULL;
     *n = 0;
-    cJSON *root = parse_object(&c, json, len);
+    cJSON *root = decode_begin(&c, a, err, json, len);
     if (!root)
         return -1;
-    const cJSON *arr;
+    const cJSON *e;
     size_t cnt;
-    int rc = arr_field(&c, NULL, root, "deployments", true, &arr, &cnt);
-    struct deployment *ds = NULL;
-    if (rc == 0) {
-        ds = alloc_n(&c, NULL, cnt, sizeof *ds);
-        rc = ds ? 0 : -1;
-    }
-    size_t i = 0;
+    struct deployment *ds = arr_items(&c, NULL, root, "deployments", true, sizeof *ds, &e, &cnt);
+    int rc = ds ? 0 : -1;
     const struct wpath *pd = PKEY(NULL, "deployments");
-    for (const cJSON *e = arr ? arr->child : NULL; rc == 0 && e; e = e->next, i++) {
+    for (size_t i = 0; rc == 0 && e; e = e->next, i++) {
         rc = deployment_from(&c, PIDX(pd, i), e, &ds[i]);
         deployment_defaults(&ds[i]);
     }
@@ -1396,30 +1388,35 @@ int wire_decode_deployments(const char *json, size_t len, struct arena *a,
     return 0;
 }
 
+/* An object of two top-level strings; both stay "" unless both decode. */
+static int decode_str_pair(const char *json, size_t len, struct arena *a, const char *k1,
+                           const char **v1, const char *k2, const char **v2, struct error *err)
+{
+    struct dctx c;
+    *v1 = *v2 = "";
+    cJSON *root = decode_begin(&c, a, err, json, len);
+    if (!root)
+        return -1;
+    int rc = get_str(&c, NULL, root, k1, v1) || get_str(&c, NULL, root, k2, v2);
+    cJSON_Delete(root);
+    if (rc)
+        *v1 = *v2 = "";
+    return rc ? -1 : 0;
+}
+
 int wire_decode_sovereign_self(const char *json, size_t len, struct arena *a,
                                const char **deployment_id, const char **fqdn, struct error *err)
 {
-    struct dctx c;
-    ctx_init(&c, a, err);
-    *deployment_id = *fqdn = "";
-    cJSON *root = parse_object(&c, json, len);
-    if (!root)
-        return -1;
-    int rc = get_str(&c, NULL, root, "deploymentId", deployment_id) ||
-             get_str(&c, NULL, root, "sovereignFQDN", fqdn);
-    cJSON_Delete(root);
-    if (rc)
-        *deployment_id = *fqdn = "";
-    return rc ? -1 : 0;
+    return decode_str_pair(json, len, a, "deploymentId", deployment_id, "sovereignFQDN", fqdn,
+                           err);
 }
 
 int wire_decode_sovereign_status(const char *json, size_t len, struct sovereign_status *out,
                                  struct error *err)
 {
     struct dctx c;
-    ctx_init(&c, NULL, err);
     memset(out, 0, sizeof *out);
-    cJSON *root = parse_object(&c, json, len);
+    cJSON *root = decode_begin(&c, NULL, err, json, len);
     if (!root)
         return -1;
     int rc = get_int(&c, NULL, root, "helmReleasesReady", &out->helm_releases_ready) ||
@@ -1438,9 +1435,8 @@ int wire_decode_sovereign_status(const char *json, size_t len, struct sovereign_
 
 static int app_from(struct dctx *c, const struct wpath *p, const cJSON *o, struct application *ap)
 {
-    if (!cJSON_IsObject(o))
-        return fail(c, p, "expected object, got %s", type_name(o));
-    return get_str(c, p, o, "name", &ap->name) || get_str(c, p, o, "blueprint", &ap->blueprint) ||
+    return want_object(c, p, o) || get_str(c, p, o, "name", &ap->name) ||
+                   get_str(c, p, o, "blueprint", &ap->blueprint) ||
                    get_str(c, p, o, "version", &ap->version) ||
                    get_str(c, p, o, "status", &ap->status) ||
                    strs_at(c, PKEY(p, "dependsOn"), field(o, "dependsOn"), &ap->depends_on,
@@ -1451,19 +1447,16 @@ static int app_from(struct dctx *c, const struct wpath *p, const cJSON *o, struc
 
 static int env_from(struct dctx *c, const struct wpath *p, const cJSON *o, struct environment *e)
 {
-    if (!cJSON_IsObject(o))
-        return fail(c, p, "expected object, got %s", type_name(o));
-    const cJSON *arr;
+    const cJSON *x;
     size_t cnt;
-    if (get_str(c, p, o, "name", &e->name) || get_str(c, p, o, "type", &e->type) ||
-        arr_field(c, p, o, "applications", false, &arr, &cnt))
+    if (want_object(c, p, o) || get_str(c, p, o, "name", &e->name) ||
+        get_str(c, p, o, "type", &e->type))
         return -1;
-    e->apps = alloc_n(c, p, cnt, sizeof *e->apps);
+    e->apps = arr_items(c, p, o, "applications", false, sizeof *e->apps, &x, &cnt);
     if (!e->apps)
         return -1;
-    size_t i = 0;
     const struct wpath *pa = PKEY(p, "applications");
-    for (const cJSON *x = arr ? arr->child : NULL; x; x = x->next, i++)
+    for (size_t i = 0; x; x = x->next, i++)
         if (app_from(c, PIDX(pa, i), x, &e->apps[i]))
             return -1;
     e->n_apps = cnt;
@@ -1473,19 +1466,15 @@ static int env_from(struct dctx *c, const struct wpath *p, const cJSON *o, struc
 static int org_from(struct dctx *c, const struct wpath *p, const cJSON *o,
                     struct organization *org)
 {
-    if (!cJSON_IsObject(o))
-        return fail(c, p, "expected object, got %s", type_name(o));
-    const cJSON *arr;
+    const cJSON *x;
     size_t cnt;
-    if (get_str(c, p, o, "name", &org->name) ||
-        arr_field(c, p, o, "environments", false, &arr, &cnt))
+    if (want_object(c, p, o) || get_str(c, p, o, "name", &org->name))
         return -1;
-    org->envs = alloc_n(c, p, cnt, sizeof *org->envs);
+    org->envs = arr_items(c, p, o, "environments", false, sizeof *org->envs, &x, &cnt);
     if (!org->envs)
         return -1;
-    size_t i = 0;
     const struct wpath *pe = PKEY(p, "environments");
-    for (const cJSON *x = arr ? arr->child : NULL; x; x = x->next, i++)
+    for (size_t i = 0; x; x = x->next, i++)
         if (env_from(c, PIDX(pe, i), x, &org->envs[i]))
             return -1;
     org->n_envs = cnt;
@@ -1497,11 +1486,10 @@ int wire_decode_organizations(const char *json, size_t len, struct arena *a,
                               struct blueprint **bps, size_t *n_bps, struct error *err)
 {
     struct dctx c;
-    ctx_init(&c, a, err);
     *orgs = NULL;
     *bps = NULL;
     *n_orgs = *n_bps = 0;
-    cJSON *root = parse_object(&c, json, len);
+    cJSON *root = decode_begin(&c, a, err, json, len);
     if (!root)
         return -1;
     const cJSON *oa, *ba;
@@ -1523,11 +1511,7 @@ int wire_decode_organizations(const char *json, size_t len, struct arena *a,
     const struct wpath *pb = PKEY(NULL, "blueprints");
     for (const cJSON *e = rc == 0 && ba ? ba->child : NULL; rc == 0 && e; e = e->next, i++) {
         const struct wpath *p = PIDX(pb, i);
-        if (!cJSON_IsObject(e)) {
-            rc = fail(&c, p, "expected object, got %s", type_name(e));
-            break;
-        }
-        rc = get_str(&c, p, e, "name", &bs[i].name) ||
+        rc = want_object(&c, p, e) || get_str(&c, p, e, "name", &bs[i].name) ||
              get_str(&c, p, e, "version", &bs[i].version) ||
              strs_at(&c, PKEY(p, "depends"), field(e, "depends"), &bs[i].depends,
                      &bs[i].n_depends);
@@ -1580,10 +1564,9 @@ int wire_decode_applications(const char *json, size_t len, struct arena *a,
                              struct organization **orgs, size_t *n_orgs, struct error *err)
 {
     struct dctx c;
-    ctx_init(&c, a, err);
     *orgs = NULL;
     *n_orgs = 0;
-    cJSON *root = parse_object(&c, json, len);
+    cJSON *root = decode_begin(&c, a, err, json, len);
     if (!root)
         return -1;
     const cJSON *arr;
@@ -1607,13 +1590,10 @@ int wire_decode_applications(const char *json, size_t len, struct arena *a,
     const struct wpath *pi = PKEY(NULL, "items");
     for (const cJSON *e = arr ? arr->child : NULL; rc == 0 && e; e = e->next, i++) {
         const struct wpath *p = PIDX(pi, i);
-        if (!cJSON_IsObject(e)) {
-            rc = fail(&c, p, "expected object, got %s", type_name(e));
-            break;
-        }
         struct application *ap = &apps[i];
         const char *ns;
-        if (get_str(&c, p, e, "name", &ap->name) || get_str(&c, p, e, "namespace", &ns) ||
+        if (want_object(&c, p, e) || get_str(&c, p, e, "name", &ap->name) ||
+            get_str(&c, p, e, "namespace", &ns) ||
             get_str(&c, p, e, "blueprint", &ap->blueprint) ||
             get_str(&c, p, e, "version", &ap->version) ||
             get_str(&c, p, e, "phase", &ap->status)) {
@@ -1674,9 +1654,8 @@ int wire_decode_event(const char *json, size_t len, struct arena *a, struct wire
                       struct error *err)
 {
     struct dctx c;
-    ctx_init(&c, a, err);
     memset(out, 0, sizeof *out);
-    cJSON *root = parse_object(&c, json, len);
+    cJSON *root = decode_begin(&c, a, err, json, len);
     if (!root)
         return -1;
     const char *level;
@@ -1700,18 +1679,7 @@ int wire_decode_event(const char *json, size_t len, struct arena *a, struct wire
 int wire_decode_retry(const char *json, size_t len, struct arena *a, const char **execution_id,
                       const char **action, struct error *err)
 {
-    struct dctx c;
-    ctx_init(&c, a, err);
-    *execution_id = *action = "";
-    cJSON *root = parse_object(&c, json, len);
-    if (!root)
-        return -1;
-    int rc = get_str(&c, NULL, root, "executionId", execution_id) ||
-             get_str(&c, NULL, root, "action", action);
-    cJSON_Delete(root);
-    if (rc)
-        *execution_id = *action = "";
-    return rc ? -1 : 0;
+    return decode_str_pair(json, len, a, "executionId", execution_id, "action", action, err);
 }
 
 /* Error text kept for the operator; longer bodies are cut (HTML error pages). */

@@ -4,6 +4,7 @@
 #include "cutover.h"
 #include "engine.h"
 #include "snapshot.h"
+#include "helpers/testutil.h"
 
 #include <cjson/cJSON.h>
 #include <glob.h>
@@ -16,15 +17,6 @@
 
 #define HEAD "sovereign: {name: t1, fqdn: t1.example.com, provider: hetzner, regions: [fsn1]}\n"
 #define GROUP "groups:\n  - name: g\n    jobs:\n      - {name: base, simulate: {duration: 0s}}\n"
-
-static struct spec *load(const char *yaml)
-{
-    struct error err;
-    error_clear(&err);
-    struct spec *sp = spec_load_buffer(yaml, strlen(yaml), "test.yaml", &err);
-    cr_assert_not_null(sp, "spec: %s", err.msg);
-    return sp;
-}
 
 static struct engine *open_engine(const struct spec *sp, const char *dir, double speed,
                                   bool read_only)
@@ -48,17 +40,7 @@ static struct engine *start(const struct spec *sp, const char *dir, double speed
 /* Waits (bounded, a guard against hangs) until pred holds. */
 static bool wait_for(struct engine *e, bool (*pred)(const struct engine_progress *))
 {
-    uint64_t g = 0;
-    struct engine_progress p;
-    int64_t until = mono_ms() + 30000;
-    for (;;) {
-        engine_progress(e, &p);
-        if (pred(&p))
-            return true;
-        if (mono_ms() > until)
-            return false;
-        g = engine_wait(e, g, 100);
-    }
+    return tu_wait_for(e, pred, NULL);
 }
 
 static bool settled(const struct engine_progress *p)
@@ -91,26 +73,11 @@ static int runs(const struct snapshot *s, const char *job)
     return s->jobs[i].run_count;
 }
 
-static void tmpdir(char *out, size_t n)
-{
-    char t[] = "/tmp/catalyst-cutover-......";
-    memset(t + sizeof(t) - 7, 'X', 6); /* mkdtemp template */
-    cr_assert_not_null(mkdtemp(t));
-    snprintf(out, n, "%s", t);
-}
-
-static void rm_rf(const char *path)
-{
-    char cmd[600];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", path);
-    int rc = system(cmd);
-    (void)rc;
-}
-
 Test(cutover, start_200_then_409_while_running)
 {
-    struct spec *sp = load(HEAD GROUP "cutover:\n  steps:\n"
-                                      "    - {name: gitea-mirror, simulate: {duration: 60s}}\n");
+    struct spec *sp = tu_load(HEAD GROUP "cutover:\n  steps:\n"
+                                         "    - {name: gitea-mirror, "
+                                         "simulate: {duration: 60s}}\n");
     struct engine *e = start(sp, NULL, 1);
     struct engine_result r;
     engine_cutover_start(e, &r);
@@ -132,7 +99,7 @@ Test(cutover, start_200_then_409_while_running)
 
 Test(cutover, no_steps_424)
 {
-    struct spec *sp = load(HEAD GROUP);
+    struct spec *sp = tu_load(HEAD GROUP);
     struct engine *e = start(sp, NULL, 1);
     struct engine_result r;
     engine_cutover_start(e, &r);
@@ -144,8 +111,8 @@ Test(cutover, no_steps_424)
 
 Test(cutover, read_only_403)
 {
-    struct spec *sp = load(HEAD GROUP "cutover:\n  steps:\n"
-                                      "    - {name: gitea-mirror, simulate: {duration: 0s}}\n");
+    struct spec *sp = tu_load(HEAD GROUP "cutover:\n  steps:\n"
+                                         "    - {name: gitea-mirror, simulate: {duration: 0s}}\n");
     struct engine *e = open_engine(sp, NULL, 1, true);
     struct error err;
     cr_assert_eq(engine_start(e, &err), 0);
@@ -165,7 +132,7 @@ Test(cutover, read_only_403)
 
 Test(cutover, complete_then_nothing_reruns)
 {
-    struct spec *sp = load(HEAD GROUP THREE_STEPS);
+    struct spec *sp = tu_load(HEAD GROUP THREE_STEPS);
     struct engine *e = start(sp, NULL, 1);
     cr_assert(wait_for(e, jobs_done));
     struct engine_result r;
@@ -210,7 +177,7 @@ Test(cutover, complete_then_nothing_reruns)
 Test(cutover, failed_step_halts_and_resumes)
 {
     char dir[64], yaml[1024], mark[128];
-    tmpdir(dir, sizeof(dir));
+    tu_tmpdir("cutover", dir, sizeof(dir));
     snprintf(mark, sizeof(mark), "%s/mark", dir);
     snprintf(yaml, sizeof(yaml),
              HEAD GROUP "cutover:\n  steps:\n"
@@ -218,7 +185,7 @@ Test(cutover, failed_step_halts_and_resumes)
                         "    - {name: harbor-projects, run: \"test -f %s\"}\n"
                         "    - {name: harbor-prewarm, simulate: {duration: 0s}}\n",
              mark);
-    struct spec *sp = load(yaml);
+    struct spec *sp = tu_load(yaml);
     struct engine *e = start(sp, NULL, 1);
     cr_assert(wait_for(e, jobs_done));
     struct engine_result r;
@@ -260,15 +227,16 @@ Test(cutover, failed_step_halts_and_resumes)
     engine_free(e);
     spec_free(sp);
     unlink(mark);
-    rm_rf(dir);
+    tu_rm_rf(dir);
 }
 
 Test(cutover, retry_of_failed_step_resumes)
 {
-    struct spec *sp = load(HEAD GROUP "cutover:\n  steps:\n"
-                                      "    - {name: gitea-mirror, simulate: {duration: 0s, "
-                                      "failFirst: 1}}\n"
-                                      "    - {name: harbor-projects, simulate: {duration: 0s}}\n");
+    struct spec *sp = tu_load(HEAD GROUP "cutover:\n  steps:\n"
+                                         "    - {name: gitea-mirror, simulate: {duration: 0s, "
+                                         "failFirst: 1}}\n"
+                                         "    - {name: harbor-projects, "
+                                         "simulate: {duration: 0s}}\n");
     struct engine *e = start(sp, NULL, 1);
     struct engine_result r;
     engine_cutover_start(e, &r);
@@ -287,10 +255,10 @@ Test(cutover, retry_of_failed_step_resumes)
 
 Test(cutover, auto_start_after_groups)
 {
-    struct spec *sp = load(HEAD GROUP "  - name: h\n    jobs:\n"
-                                      "      - {name: other, simulate: {duration: 20ms}}\n"
-                                      "cutover:\n  auto: true\n  after: [g, h]\n  steps:\n"
-                                      "    - {name: gitea-mirror, simulate: {duration: 0s}}\n");
+    struct spec *sp = tu_load(HEAD GROUP "  - name: h\n    jobs:\n"
+                                         "      - {name: other, simulate: {duration: 20ms}}\n"
+                                         "cutover:\n  auto: true\n  after: [g, h]\n  steps:\n"
+                                         "    - {name: gitea-mirror, simulate: {duration: 0s}}\n");
     struct engine *e = start(sp, NULL, 1);
     cr_assert(wait_for(e, complete));
     struct snapshot *s = snap(e);
@@ -305,10 +273,10 @@ Test(cutover, auto_start_after_groups)
 
 Test(cutover, auto_blocked_when_after_failed)
 {
-    struct spec *sp = load(HEAD "groups:\n  - name: g\n    jobs:\n"
-                                "      - {name: bad, run: \"exit 1\"}\n"
-                                "cutover:\n  auto: true\n  after: [g]\n  steps:\n"
-                                "    - {name: gitea-mirror, simulate: {duration: 0s}}\n");
+    struct spec *sp = tu_load(HEAD "groups:\n  - name: g\n    jobs:\n"
+                                   "      - {name: bad, run: \"exit 1\"}\n"
+                                   "cutover:\n  auto: true\n  after: [g]\n  steps:\n"
+                                   "    - {name: gitea-mirror, simulate: {duration: 0s}}\n");
     struct engine *e = start(sp, NULL, 1);
     cr_assert(wait_for(e, jobs_done));
     struct engine_progress p;
@@ -321,9 +289,9 @@ Test(cutover, auto_blocked_when_after_failed)
 
 Test(cutover, hold_exposes_countdown)
 {
-    struct spec *sp = load(HEAD GROUP "cutover:\n  steps:\n"
-                                      "    - {name: egress-block-test, hold: 600s, "
-                                      "simulate: {duration: 0s}}\n");
+    struct spec *sp = tu_load(HEAD GROUP "cutover:\n  steps:\n"
+                                         "    - {name: egress-block-test, hold: 600s, "
+                                         "simulate: {duration: 0s}}\n");
     struct engine *e = start(sp, NULL, 1);
     struct engine_result r;
     engine_cutover_start(e, &r);
@@ -351,9 +319,9 @@ Test(cutover, hold_exposes_countdown)
 
 Test(cutover, hold_must_elapse)
 {
-    struct spec *sp = load(HEAD GROUP "cutover:\n  steps:\n"
-                                      "    - {name: egress-block-test, hold: 20s, "
-                                      "run: \"true\"}\n");
+    struct spec *sp = tu_load(HEAD GROUP "cutover:\n  steps:\n"
+                                         "    - {name: egress-block-test, hold: 20s, "
+                                         "run: \"true\"}\n");
     struct engine *e = start(sp, NULL, 100); /* 200 ms */
     struct engine_result r;
     engine_cutover_start(e, &r);
@@ -371,9 +339,9 @@ Test(cutover, hold_must_elapse)
 Test(cutover, status_map_durable)
 {
     char base[64], dir[128];
-    tmpdir(base, sizeof(base));
+    tu_tmpdir("cutover", base, sizeof(base));
     snprintf(dir, sizeof(dir), "%s/state", base);
-    struct spec *sp = load(HEAD GROUP THREE_STEPS);
+    struct spec *sp = tu_load(HEAD GROUP THREE_STEPS);
     struct engine *e = start(sp, dir, 1);
     struct engine_result r;
     engine_cutover_start(e, &r);
@@ -405,7 +373,7 @@ Test(cutover, status_map_durable)
     snapshot_release(b);
     engine_free(e);
     spec_free(sp);
-    rm_rf(base);
+    tu_rm_rf(base);
 }
 
 static bool step_running_on_disk(const char *dir, const char *step)
@@ -458,7 +426,7 @@ static bool exec_running_in_index(const char *dir, const char *job)
 Test(cutover, crash_mid_run_resumes)
 {
     char base[64], dir[128], yaml[1400], pidf[128], mark[128];
-    tmpdir(base, sizeof(base));
+    tu_tmpdir("cutover", base, sizeof(base));
     snprintf(dir, sizeof(dir), "%s/state", base);
     snprintf(pidf, sizeof(pidf), "%s/pid", base);
     snprintf(mark, sizeof(mark), "%s/mark", base);
@@ -505,7 +473,7 @@ Test(cutover, crash_mid_run_resumes)
     }
     cr_assert(seen, "step never showed running");
 
-    struct spec *sp = load(yaml);
+    struct spec *sp = tu_load(yaml);
     struct engine *e = start(sp, dir, 1);
     cr_assert(wait_for(e, complete), "the cutover did not resume");
     struct snapshot *s = snap(e);
@@ -516,7 +484,7 @@ Test(cutover, crash_mid_run_resumes)
     snapshot_release(s);
     engine_free(e);
     spec_free(sp);
-    rm_rf(base);
+    tu_rm_rf(base);
 }
 
 Test(cutover, map_transitions_unit)

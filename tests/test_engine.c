@@ -5,6 +5,7 @@
 #include "dag.h"
 #include "engine.h"
 #include "snapshot.h"
+#include "helpers/testutil.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,25 +40,7 @@ static struct engine *start(const struct spec *sp, double speed, bool read_only)
 /* Waits (bounded, as a guard against hangs) until the jobs settle. */
 static void wait_done(struct engine *e)
 {
-    uint64_t g = 0;
-    struct engine_progress p;
-    int64_t until = mono_ms() + 30000;
-    for (;;) {
-        engine_progress(e, &p);
-        if (p.jobs_done || mono_ms() > until)
-            break;
-        g = engine_wait(e, g, 100);
-    }
-    cr_assert(p.jobs_done, "jobs did not settle");
-}
-
-static struct snapshot *snap(struct engine *e, const char *watch)
-{
-    struct snapshot *s = snapshot_new();
-    cr_assert_not_null(s);
-    cr_assert_eq(engine_fill_snapshot(e, s, watch), 0);
-    cr_assert_eq(snapshot_finalize(s), 0);
-    return s;
+    cr_assert(tu_wait_for(e, tu_jobs_done, NULL), "jobs did not settle");
 }
 
 static const struct job *job_named(const struct snapshot *s, const char *name)
@@ -81,7 +64,7 @@ Test(engine, echo_succeeds_with_log_line)
                                 "      - {name: hello, run: \"echo hi; echo oops >&2\"}\n");
     struct engine *e = start(sp, 1, false);
     wait_done(e);
-    struct snapshot *s = snap(e, "hello");
+    struct snapshot *s = tu_snap(e, "hello");
     const struct job *j = job_named(s, "hello");
     cr_assert_eq(j->status, JOB_SUCCEEDED);
     cr_assert_eq(j->run_count, 1);
@@ -113,7 +96,7 @@ Test(engine, exit_code_fails)
                                 "      - {name: bad, run: \"exit 3\"}\n");
     struct engine *e = start(sp, 1, false);
     wait_done(e);
-    struct snapshot *s = snap(e, "bad");
+    struct snapshot *s = tu_snap(e, "bad");
     cr_assert_eq(job_named(s, "bad")->status, JOB_FAILED);
     cr_assert_eq(s->detail.n_executions, 1);
     cr_assert_eq(s->detail.executions[0].status, EXEC_FAILED);
@@ -133,7 +116,7 @@ Test(engine, timeout_kills)
                                 "      - {name: slow, run: \"sleep 100\", timeout: 1s}\n");
     struct engine *e = start(sp, 1, false);
     wait_done(e);
-    struct snapshot *s = snap(e, "slow");
+    struct snapshot *s = tu_snap(e, "slow");
     cr_assert_eq(job_named(s, "slow")->status, JOB_FAILED);
     cr_assert(detail_has(s, "[timeout] killed after 1s"));
     snapshot_release(s);
@@ -156,7 +139,7 @@ Test(engine, retry_succeeds_second_time)
     struct spec *sp = load(yaml);
     struct engine *e = start(sp, 1, false);
     wait_done(e);
-    struct snapshot *s = snap(e, "flaky");
+    struct snapshot *s = tu_snap(e, "flaky");
     const struct job *j = job_named(s, "flaky");
     cr_assert_eq(j->status, JOB_SUCCEEDED);
     cr_assert_eq(j->run_count, 2);
@@ -183,7 +166,7 @@ Test(engine, cascading_failure_blocks_dependents)
                                 "      - {name: d, simulate: {duration: 0s}}\n");
     struct engine *e = start(sp, 1, false);
     wait_done(e);
-    struct snapshot *s = snap(e, NULL);
+    struct snapshot *s = tu_snap(e, NULL);
     const struct job *b = job_named(s, "b"), *c = job_named(s, "c");
     cr_assert_eq(b->status, JOB_FAILED);
     cr_assert_eq(c->status, JOB_FAILED);
@@ -213,7 +196,7 @@ Test(engine, mixed_depends_on_resolution)
     struct engine *e = start(sp, 1, false);
     cr_assert_str_eq(engine_deployment_id(e), "abcdef0123456789");
     wait_done(e);
-    struct snapshot *s = snap(e, NULL);
+    struct snapshot *s = tu_snap(e, NULL);
     const struct job *f = job_named(s, "first"), *se = job_named(s, "second"),
                      *t = job_named(s, "third");
     cr_assert_str_eq(f->id, "abcdef0123456789:first");
@@ -244,7 +227,7 @@ Test(engine, group_rollup_and_after)
                                 "      - {name: c2, dependsOn: [c1], simulate: {duration: 0s}}\n");
     struct engine *e = start(sp, 1, false);
     wait_done(e);
-    struct snapshot *s = snap(e, NULL);
+    struct snapshot *s = tu_snap(e, NULL);
     const struct job *one = job_named(s, "one");
     cr_assert(one->is_group);
     cr_assert_eq(one->kind, KIND_GROUP);
@@ -273,7 +256,7 @@ Test(engine, speed_scales_simulated_jobs)
                                 "\"plain\"]}}\n");
     struct engine *e = start(sp, 100, false);
     wait_done(e);
-    struct snapshot *s = snap(e, "install-x");
+    struct snapshot *s = tu_snap(e, "install-x");
     const struct job *j = job_named(s, "install-x");
     cr_assert_eq(j->status, JOB_SUCCEEDED);
     cr_assert_eq(j->kind, KIND_INSTALL);
@@ -303,7 +286,7 @@ Test(engine, sim_fail_first_with_retries)
                                 "      - {name: t, simulate: {duration: 0s, failFirst: 1}}\n");
     struct engine *e = start(sp, 1, false);
     wait_done(e);
-    struct snapshot *s = snap(e, "t");
+    struct snapshot *s = tu_snap(e, "t");
     cr_assert_eq(job_named(s, "s")->status, JOB_SUCCEEDED);
     cr_assert_eq(job_named(s, "s")->run_count, 2);
     cr_assert_eq(job_named(s, "t")->status, JOB_FAILED);
@@ -336,7 +319,7 @@ Test(engine, manual_retry)
     cr_assert_eq(strlen(r.execution_id), 32);
     cr_assert_gt(r.requested_at, 0);
     wait_done(e);
-    struct snapshot *s = snap(e, "t");
+    struct snapshot *s = tu_snap(e, "t");
     cr_assert_eq(job_named(s, "t")->status, JOB_SUCCEEDED);
     cr_assert_eq(job_named(s, "u")->status, JOB_SUCCEEDED);
     cr_assert_eq(s->detail.n_executions, 2);
@@ -360,7 +343,7 @@ Test(engine, read_only_refuses_retry)
     engine_retry(e, "t", "x", &r);
     cr_assert_eq(r.code, 403);
     cr_assert_str_eq(r.error, "read-only");
-    struct snapshot *s = snap(e, NULL);
+    struct snapshot *s = tu_snap(e, NULL);
     cr_assert(s->source.read_only);
     snapshot_release(s);
     engine_free(e);
@@ -382,12 +365,12 @@ Test(engine, stop_interrupts_running_job)
     } while (p.jobs_running < 2 && mono_ms() < until);
     cr_assert_eq(p.jobs_running, 2);
     engine_stop(e);
-    struct snapshot *s = snap(e, "long");
+    struct snapshot *s = tu_snap(e, "long");
     cr_assert_eq(s->detail.n_executions, 1);
     cr_assert_eq(s->detail.executions[0].status, EXEC_FAILED);
     cr_assert(detail_has(s, "[interrupted]"));
     snapshot_release(s);
-    s = snap(e, "sim");
+    s = tu_snap(e, "sim");
     cr_assert_eq(s->detail.executions[0].status, EXEC_FAILED);
     cr_assert(detail_has(s, "[interrupted]"));
     snapshot_release(s);
@@ -402,7 +385,7 @@ Test(engine, log_page_clamping)
                                 "      - {name: ten, run: \"seq 1 10\"}\n");
     struct engine *e = start(sp, 1, false);
     wait_done(e);
-    struct snapshot *s = snap(e, "ten");
+    struct snapshot *s = tu_snap(e, "ten");
     const char *xid = job_named(s, "ten")->latest_execution_id;
     struct arena *a = arena_new();
     struct log_page pg;
@@ -439,7 +422,7 @@ Test(engine, env_and_orgs)
              "${#CATALYST_EXECUTION_ID}:$FOO\", env: {FOO: bar}}\n");
     struct engine *e = start(sp, 1000, false);
     wait_done(e);
-    struct snapshot *s = snap(e, "envjob");
+    struct snapshot *s = tu_snap(e, "envjob");
     char want[128];
     snprintf(want, sizeof(want), "envjob:%s:32:bar", engine_deployment_id(e));
     cr_assert(detail_has(s, want), "want %s", want);

@@ -5,6 +5,7 @@
 #include "engine.h"
 #include "snapshot.h"
 #include "store.h"
+#include "helpers/testutil.h"
 
 #include <cjson/cJSON.h>
 #include <dirent.h>
@@ -18,31 +19,6 @@
 
 #define HEAD "sovereign: {name: t1, fqdn: t1.example.com, provider: hetzner, regions: [fsn1]}\n"
 
-static struct spec *load(const char *yaml)
-{
-    struct error err;
-    error_clear(&err);
-    struct spec *sp = spec_load_buffer(yaml, strlen(yaml), "test.yaml", &err);
-    cr_assert_not_null(sp, "spec: %s", err.msg);
-    return sp;
-}
-
-static void tmpdir(char *out, size_t n)
-{
-    char t[] = "/tmp/catalyst-store-......";
-    memset(t + sizeof(t) - 7, 'X', 6); /* mkdtemp template */
-    cr_assert_not_null(mkdtemp(t));
-    snprintf(out, n, "%s", t);
-}
-
-static void rm_rf(const char *path)
-{
-    char cmd[1200];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s'.old-*", path, path);
-    int rc = system(cmd);
-    (void)rc;
-}
-
 static struct engine *open_engine(const struct spec *sp, const char *dir, bool fresh,
                                   struct error *err)
 {
@@ -52,16 +28,8 @@ static struct engine *open_engine(const struct spec *sp, const char *dir, bool f
 
 static void wait_done(struct engine *e, bool cutover)
 {
-    uint64_t g = 0;
     struct engine_progress p;
-    int64_t until = mono_ms() + 30000;
-    for (;;) {
-        engine_progress(e, &p);
-        if ((p.jobs_done && (!cutover || p.cutover_complete || p.cutover_failed)) ||
-            mono_ms() > until)
-            break;
-        g = engine_wait(e, g, 100);
-    }
+    tu_wait_for(e, cutover ? tu_settled : tu_jobs_done, &p);
     cr_assert(p.jobs_done);
 }
 
@@ -92,7 +60,7 @@ static const char *SPEC_BASIC =
 /* Runs SPEC_BASIC (jobs and cutover) to the end in dir. */
 static void run_basic(const char *dir, char *dep_id, size_t n)
 {
-    struct spec *sp = load(SPEC_BASIC);
+    struct spec *sp = tu_load(SPEC_BASIC);
     struct error err;
     struct engine *e = open_engine(sp, dir, false, &err);
     cr_assert_not_null(e, "%s", err.msg);
@@ -110,7 +78,7 @@ static void run_basic(const char *dir, char *dep_id, size_t n)
 Test(store, layout_modes_and_formats)
 {
     char base[64], dir[128], dep[80], p[512];
-    tmpdir(base, sizeof(base));
+    tu_tmpdir("store", base, sizeof(base));
     snprintf(dir, sizeof(dir), "%s/state", base);
     run_basic(dir, dep, sizeof(dep));
     cr_assert_eq(strlen(dep), 16);
@@ -185,7 +153,7 @@ Test(store, layout_modes_and_formats)
     cJSON_Delete(ix);
 
     /* Reopening changes nothing and re-runs nothing. */
-    struct spec *sp = load(SPEC_BASIC);
+    struct spec *sp = tu_load(SPEC_BASIC);
     struct error err;
     struct engine *e = open_engine(sp, dir, false, &err);
     cr_assert_not_null(e, "%s", err.msg);
@@ -201,12 +169,12 @@ Test(store, layout_modes_and_formats)
     snapshot_release(s);
     engine_free(e);
     spec_free(sp);
-    rm_rf(base);
+    tu_rm_rf(base);
 }
 
 static void expect_refused(const char *dir, const char *file_part)
 {
-    struct spec *sp = load(SPEC_BASIC);
+    struct spec *sp = tu_load(SPEC_BASIC);
     struct error err;
     error_clear(&err);
     struct engine *e = open_engine(sp, dir, false, &err);
@@ -221,7 +189,7 @@ static void expect_refused(const char *dir, const char *file_part)
 Test(store, corrupted_index_refused_untouched)
 {
     char base[64], dir[128], dep[80], p[512];
-    tmpdir(base, sizeof(base));
+    tu_tmpdir("store", base, sizeof(base));
     snprintf(dir, sizeof(dir), "%s/state", base);
     run_basic(dir, dep, sizeof(dep));
     snprintf(p, sizeof(p), "%s/executions/%s/index.json", dir, dep);
@@ -234,13 +202,13 @@ Test(store, corrupted_index_refused_untouched)
     cr_assert_eq(len, strlen(junk));
     cr_assert_eq(memcmp(data, junk, len), 0);
     free(data);
-    rm_rf(base);
+    tu_rm_rf(base);
 }
 
 Test(store, newer_format_refused)
 {
     char base[64], dir[128], dep[80], p[512];
-    tmpdir(base, sizeof(base));
+    tu_tmpdir("store", base, sizeof(base));
     snprintf(dir, sizeof(dir), "%s/state", base);
     run_basic(dir, dep, sizeof(dep));
     snprintf(p, sizeof(p), "%s/deployment.json", dir);
@@ -259,18 +227,18 @@ Test(store, newer_format_refused)
     snprintf(p, sizeof(p), "%s/cutover-status.json", dir);
     cr_assert_eq(write_file_atomic(p, "[1,2", 4, 0600), 0);
     expect_refused(dir, "cutover-status.json");
-    rm_rf(base);
+    tu_rm_rf(base);
 }
 
 Test(store, fresh_moves_aside)
 {
     char base[64], dir[128], dep[80], p[512];
-    tmpdir(base, sizeof(base));
+    tu_tmpdir("store", base, sizeof(base));
     snprintf(dir, sizeof(dir), "%s/state", base);
     run_basic(dir, dep, sizeof(dep));
     snprintf(p, sizeof(p), "%s/deployment.json", dir);
     cr_assert_eq(write_file_atomic(p, "garbage", 7, 0600), 0);
-    struct spec *sp = load(SPEC_BASIC);
+    struct spec *sp = tu_load(SPEC_BASIC);
     struct error err;
     struct engine *e = open_engine(sp, dir, true, &err);
     cr_assert_not_null(e, "%s", err.msg);
@@ -294,13 +262,13 @@ Test(store, fresh_moves_aside)
         }
     closedir(d);
     cr_assert(found, "no state.old-* dir");
-    rm_rf(base);
+    tu_rm_rf(base);
 }
 
 Test(store, log_read_and_repair)
 {
     char base[64];
-    tmpdir(base, sizeof(base));
+    tu_tmpdir("store", base, sizeof(base));
     struct error err;
     struct store *st = store_open(base, false, &err);
     cr_assert_not_null(st);
@@ -328,7 +296,7 @@ Test(store, log_read_and_repair)
     cr_assert_eq(lines[0].timestamp, 3000);
     arena_free(a);
     store_free(st);
-    rm_rf(base);
+    tu_rm_rf(base);
 }
 
 /* The child: runs the engine until killed. */
@@ -421,7 +389,7 @@ static void kill_pidfile(const char *path)
 Test(store, crash_recovery)
 {
     char base[64], dir[128], yaml[1024], pidf[160];
-    tmpdir(base, sizeof(base));
+    tu_tmpdir("store", base, sizeof(base));
     snprintf(dir, sizeof(dir), "%s/state", base);
     snprintf(pidf, sizeof(pidf), "%s/pid", base);
     snprintf(yaml, sizeof(yaml),
@@ -445,7 +413,7 @@ Test(store, crash_recovery)
     kill_pidfile(pidf);
     cr_assert(seen, "the sleeper never showed running");
 
-    struct spec *sp = load(yaml);
+    struct spec *sp = tu_load(yaml);
     struct error err;
     struct engine *e = open_engine(sp, dir, false, &err);
     cr_assert_not_null(e, "reopen: %s", err.msg);
@@ -488,15 +456,15 @@ Test(store, crash_recovery)
     snapshot_release(s);
     engine_free(e);
     spec_free(sp);
-    rm_rf(base);
+    tu_rm_rf(base);
 }
 
 Test(store, in_memory_writes_nothing)
 {
     char base[64];
-    tmpdir(base, sizeof(base));
+    tu_tmpdir("store", base, sizeof(base));
     cr_assert_eq(chdir(base), 0);
-    struct spec *sp = load(SPEC_BASIC);
+    struct spec *sp = tu_load(SPEC_BASIC);
     struct error err;
     struct engine_config cfg = {.workers = 2, .speed = 1};
     struct engine *e = engine_new(sp, &cfg, &err);
@@ -513,15 +481,15 @@ Test(store, in_memory_writes_nothing)
             n++;
     closedir(d);
     cr_assert_eq(n, 0);
-    rm_rf(base);
+    tu_rm_rf(base);
 }
 
 Test(store, second_opener_refused)
 {
     char base[64], dir[128];
-    tmpdir(base, sizeof(base));
+    tu_tmpdir("store", base, sizeof(base));
     snprintf(dir, sizeof(dir), "%s/state", base);
-    struct spec *sp = load(SPEC_BASIC);
+    struct spec *sp = tu_load(SPEC_BASIC);
     struct error err;
     struct engine *e = open_engine(sp, dir, false, &err);
     cr_assert_not_null(e, "%s", err.msg);
@@ -536,7 +504,7 @@ Test(store, second_opener_refused)
     cr_assert_not_null(f, "%s", err.msg);
     engine_free(f);
     spec_free(sp);
-    rm_rf(base);
+    tu_rm_rf(base);
 }
 
 /* ---------------------------------------------------------------- observe */
@@ -572,15 +540,6 @@ static struct engine *open_observer(const struct spec *sp, const char *dir, bool
     return engine_new(sp, &cfg, err);
 }
 
-static struct snapshot *snap(struct engine *e, const char *watch)
-{
-    struct snapshot *s = snapshot_new();
-    cr_assert_not_null(s);
-    cr_assert_eq(engine_fill_snapshot(e, s, watch), 0);
-    cr_assert_eq(snapshot_finalize(s), 0);
-    return s;
-}
-
 static bool lines_have(const struct log_line *l, size_t n, const char *needle)
 {
     for (size_t i = 0; i < n; i++)
@@ -604,15 +563,15 @@ static bool file_has(const char *path, const char *needle)
 Test(store, observe_live_dir_writes_nothing)
 {
     char base[64], dir[128], logp[600];
-    tmpdir(base, sizeof(base));
+    tu_tmpdir("store", base, sizeof(base));
     snprintf(dir, sizeof(dir), "%s/state", base);
-    struct spec *sp = load(HEAD "groups:\n  - name: g\n    jobs:\n"
-                                "      - {name: first, run: \"echo hello\"}\n"
-                                "      - {name: sleeper, dependsOn: [first], run: \"echo going; "
-                                "exec sleep 30\"}\n"
-                                "      - {name: later, dependsOn: [sleeper], run: \"true\"}\n"
-                                "cutover:\n  steps:\n    - {name: gitea-mirror, simulate: "
-                                "{duration: 0s}}\n");
+    struct spec *sp = tu_load(HEAD "groups:\n  - name: g\n    jobs:\n"
+                                   "      - {name: first, run: \"echo hello\"}\n"
+                                   "      - {name: sleeper, dependsOn: [first], run: \""
+                                   "echo going; exec sleep 30\"}\n"
+                                   "      - {name: later, dependsOn: [sleeper], run: \"true\"}\n"
+                                   "cutover:\n  steps:\n    - {name: gitea-mirror, simulate: "
+                                   "{duration: 0s}}\n");
     struct error err;
     struct engine *live = open_engine(sp, dir, false, &err);
     cr_assert_not_null(live, "%s", err.msg);
@@ -620,7 +579,7 @@ Test(store, observe_live_dir_writes_nothing)
     int64_t until = mono_ms() + 20000;
     logp[0] = 0;
     while (mono_ms() < until) {
-        struct snapshot *s = snap(live, "sleeper");
+        struct snapshot *s = tu_snap(live, "sleeper");
         if (s->detail.n_executions == 1)
             snprintf(logp, sizeof(logp), "%s/executions/%s/%s.log", dir, engine_deployment_id(live),
                      s->detail.executions[0].id);
@@ -653,7 +612,7 @@ Test(store, observe_live_dir_writes_nothing)
     struct engine *obs = open_observer(sp, dir, false, &err);
     cr_assert_not_null(obs, "observe: %s", err.msg);
     cr_assert_str_eq(engine_deployment_id(obs), engine_deployment_id(live));
-    struct snapshot *s = snap(obs, "sleeper");
+    struct snapshot *s = tu_snap(obs, "sleeper");
     cr_assert_eq(s->jobs[snapshot_find_job(s, "first")].status, JOB_SUCCEEDED);
     cr_assert_eq(s->jobs[snapshot_find_job(s, "sleeper")].status, JOB_RUNNING);
     cr_assert_eq(s->jobs[snapshot_find_job(s, "later")].status, JOB_PENDING);
@@ -706,20 +665,20 @@ Test(store, observe_live_dir_writes_nothing)
     free(before);
     engine_free(live);
     spec_free(sp);
-    rm_rf(base);
+    tu_rm_rf(base);
 }
 
 Test(store, observe_missing_dir_creates_nothing)
 {
     char base[64], dir[128], p[160];
-    tmpdir(base, sizeof(base));
+    tu_tmpdir("store", base, sizeof(base));
     snprintf(dir, sizeof(dir), "%s/state/deeper", base);
     char *before = dir_digest(base);
-    struct spec *sp = load(SPEC_BASIC);
+    struct spec *sp = tu_load(SPEC_BASIC);
     struct error err;
     struct engine *e = open_observer(sp, dir, false, &err);
     cr_assert_not_null(e, "%s", err.msg);
-    struct snapshot *s = snap(e, "one");
+    struct snapshot *s = tu_snap(e, "one");
     cr_assert_eq(s->n_executions, 0);
     cr_assert_eq(s->n_activity, 0);
     for (size_t i = 0; i < s->n_jobs; i++)
@@ -736,20 +695,20 @@ Test(store, observe_missing_dir_creates_nothing)
     cr_assert_str_eq(after, before);
     free(after);
     free(before);
-    rm_rf(base);
+    tu_rm_rf(base);
 }
 
 /* A corrupted or newer-format dir is refused to an observer too, and left as it was. */
 Test(store, observe_refuses_bad_dir_untouched)
 {
     char base[64], dir[128], dep[80], p[512], doc[256];
-    tmpdir(base, sizeof(base));
+    tu_tmpdir("store", base, sizeof(base));
     snprintf(dir, sizeof(dir), "%s/state", base);
     run_basic(dir, dep, sizeof(dep));
     snprintf(p, sizeof(p), "%s/executions/%s/index.json", dir, dep);
     const char *junk = "{\"formatVersion\":1,\"jobs\":[tru";
     cr_assert_eq(write_file_atomic(p, junk, strlen(junk), 0600), 0);
-    struct spec *sp = load(SPEC_BASIC);
+    struct spec *sp = tu_load(SPEC_BASIC);
     struct error err;
     char *before = dir_digest(base);
     cr_assert_null(open_observer(sp, dir, false, &err));
@@ -771,17 +730,17 @@ Test(store, observe_refuses_bad_dir_untouched)
     free(after);
     free(before);
     spec_free(sp);
-    rm_rf(base);
+    tu_rm_rf(base);
 }
 
 /* --fresh would move the dir aside: an observer refuses it and moves nothing. */
 Test(store, observe_with_fresh_refused)
 {
     char base[64], dir[128], dep[80];
-    tmpdir(base, sizeof(base));
+    tu_tmpdir("store", base, sizeof(base));
     snprintf(dir, sizeof(dir), "%s/state", base);
     run_basic(dir, dep, sizeof(dep));
-    struct spec *sp = load(SPEC_BASIC);
+    struct spec *sp = tu_load(SPEC_BASIC);
     struct error err;
     char *before = dir_digest(base);
     cr_assert_null(open_observer(sp, dir, true, &err));
@@ -793,7 +752,7 @@ Test(store, observe_with_fresh_refused)
     /* Without --fresh it observes the finished run. */
     struct engine *e = open_observer(sp, dir, false, &err);
     cr_assert_not_null(e, "%s", err.msg);
-    struct snapshot *s = snap(e, NULL);
+    struct snapshot *s = tu_snap(e, NULL);
     cr_assert(s->cutover.complete);
     cr_assert_not(s->cutover.running);
     cr_assert_eq(s->jobs[snapshot_find_job(s, "two")].status, JOB_SUCCEEDED);
@@ -805,13 +764,13 @@ Test(store, observe_with_fresh_refused)
     free(after);
     free(before);
     spec_free(sp);
-    rm_rf(base);
+    tu_rm_rf(base);
 }
 
 Test(store, observe_store_refuses_writes)
 {
     char base[64];
-    tmpdir(base, sizeof(base));
+    tu_tmpdir("store", base, sizeof(base));
     struct error err;
     error_clear(&err);
     struct store *st = store_open_observe(base, &err);
@@ -836,13 +795,13 @@ Test(store, observe_store_refuses_writes)
     cr_assert_eq(write_file_atomic(f, "x", 1, 0600), 0);
     cr_assert_null(store_open_observe(f, &err));
     cr_assert_eq(err.code, EXIT_USAGE);
-    rm_rf(base);
+    tu_rm_rf(base);
 }
 
 Test(store, log_tail)
 {
     char base[64];
-    tmpdir(base, sizeof(base));
+    tu_tmpdir("store", base, sizeof(base));
     struct error err;
     struct store *st = store_open(base, false, &err);
     cr_assert_not_null(st);
@@ -886,7 +845,7 @@ Test(store, log_tail)
     cr_assert_eq(store_log_count(st, "dep", id), 1000);
     arena_free(a);
     store_free(st);
-    rm_rf(base);
+    tu_rm_rf(base);
 }
 
 /* ---------------------------------------------------------------- activity after reopen */
@@ -894,21 +853,21 @@ Test(store, log_tail)
 Test(store, activity_refilled_on_reopen)
 {
     char base[64], dir[128];
-    tmpdir(base, sizeof(base));
+    tu_tmpdir("store", base, sizeof(base));
     snprintf(dir, sizeof(dir), "%s/state", base);
     /* 5 chained jobs x 60 lines: the feed keeps the newest 200 (b:41 .. e:60). */
-    struct spec *sp = load(HEAD "groups:\n  - name: g\n    jobs:\n"
-                                "      - {name: a, run: \"seq 1 60\"}\n"
-                                "      - {name: b, dependsOn: [a], run: \"seq 1 60\"}\n"
-                                "      - {name: c, dependsOn: [b], run: \"seq 1 60\"}\n"
-                                "      - {name: d, dependsOn: [c], run: \"seq 1 60\"}\n"
-                                "      - {name: e, dependsOn: [d], run: \"seq 1 60\"}\n");
+    struct spec *sp = tu_load(HEAD "groups:\n  - name: g\n    jobs:\n"
+                                   "      - {name: a, run: \"seq 1 60\"}\n"
+                                   "      - {name: b, dependsOn: [a], run: \"seq 1 60\"}\n"
+                                   "      - {name: c, dependsOn: [b], run: \"seq 1 60\"}\n"
+                                   "      - {name: d, dependsOn: [c], run: \"seq 1 60\"}\n"
+                                   "      - {name: e, dependsOn: [d], run: \"seq 1 60\"}\n");
     struct error err;
     struct engine *e = open_engine(sp, dir, false, &err);
     cr_assert_not_null(e, "%s", err.msg);
     cr_assert_eq(engine_start(e, &err), 0);
     wait_done(e, false);
-    struct snapshot *live = snap(e, NULL);
+    struct snapshot *live = tu_snap(e, NULL);
     engine_free(e);
     size_t nl = live->n_activity;
     const struct activity_line *want = live->activity;
@@ -919,7 +878,7 @@ Test(store, activity_refilled_on_reopen)
     for (int observe = 0; observe < 2; observe++) {
         e = observe ? open_observer(sp, dir, false, &err) : open_engine(sp, dir, false, &err);
         cr_assert_not_null(e, "reopen: %s", err.msg);
-        struct snapshot *s = snap(e, NULL);
+        struct snapshot *s = tu_snap(e, NULL);
         cr_assert_eq(s->n_activity, 200);
         for (size_t i = 0; i < nl; i++) {
             const struct activity_line *g = &s->activity[i];
@@ -938,14 +897,14 @@ Test(store, activity_refilled_on_reopen)
     }
     snapshot_release(live);
     spec_free(sp);
-    rm_rf(base);
+    tu_rm_rf(base);
 }
 
 /* Many concurrent jobs: the refilled feed is the newest 200 lines of all logs, in time order. */
 Test(store, activity_refill_merges_concurrent_logs)
 {
     char base[64], dir[128];
-    tmpdir(base, sizeof(base));
+    tu_tmpdir("store", base, sizeof(base));
     snprintf(dir, sizeof(dir), "%s/state", base);
     struct strbuf y;
     sb_init(&y);
@@ -953,7 +912,7 @@ Test(store, activity_refill_merges_concurrent_logs)
     for (int i = 0; i < 60; i++)
         sb_printf(&y, "      - {name: j%02d, simulate: {duration: %ds, logs: [a%d, b%d, c%d]}}\n",
                   i, i % 3, i, i, i);
-    struct spec *sp = load(y.buf);
+    struct spec *sp = tu_load(y.buf);
     sb_fini(&y);
     struct error err;
     struct engine_config cfg = {.workers = 6, .speed = 20, .state_dir = dir};
@@ -965,7 +924,7 @@ Test(store, activity_refill_merges_concurrent_logs)
 
     e = open_engine(sp, dir, false, &err);
     cr_assert_not_null(e, "%s", err.msg);
-    struct snapshot *s = snap(e, NULL);
+    struct snapshot *s = tu_snap(e, NULL);
     cr_assert_eq(s->n_activity, 200); /* 60 jobs x 4 lines = 240 */
     for (size_t i = 1; i < s->n_activity; i++)
         cr_assert_geq(s->activity[i].line.timestamp, s->activity[i - 1].line.timestamp);
@@ -987,5 +946,5 @@ Test(store, activity_refill_merges_concurrent_logs)
     snapshot_release(s);
     engine_free(e);
     spec_free(sp);
-    rm_rf(base);
+    tu_rm_rf(base);
 }

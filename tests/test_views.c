@@ -124,8 +124,9 @@ Test(views, registry_numbers_and_names)
     cr_assert_null(view_by_number(0));
     cr_assert_null(view_by_number(7));
     cr_assert_not_null(view_by_name("job"));
+    cr_assert_not_null(view_by_name("deployments"));
     cr_assert_null(view_by_name("nope"));
-    cr_assert_eq(view_count(), 7);
+    cr_assert_eq(view_count(), 8); /* six numbered, job detail, deployments picker */
 }
 
 Test(views, dashboard_demo_120x40_and_80x24)

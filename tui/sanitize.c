@@ -1,6 +1,8 @@
 /* sanitize: untrusted UTF-8 -> safe display cells (see sanitize.h). */
 #include "sanitize.h"
 
+#include "util.h"
+
 #include <stdlib.h>
 #include <string.h>
 #include <wchar.h>
@@ -8,40 +10,6 @@
 #define REPLACEMENT 0xfffdu
 /* Marks the second cell of a caret pair while truncating. */
 #define CONT 0x80u
-
-/* Strict UTF-8 decode of one scalar; returns bytes used, 0 when invalid. */
-static size_t utf8_decode(const unsigned char *s, uint32_t *cp)
-{
-    unsigned c = s[0];
-    size_t need;
-    uint32_t min;
-    if (c < 0x80) {
-        *cp = c;
-        return 1;
-    } else if (c >= 0xc2 && c <= 0xdf) {
-        need = 2;
-        min = 0x80;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        need = 3;
-        min = 0x800;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        need = 4;
-        min = 0x10000;
-    } else {
-        return 0;
-    }
-    uint32_t v = c & (0xffu >> (need + 1));
-    for (size_t i = 1; i < need; i++) {
-        /* The NUL terminator fails this test, so we never read past it. */
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        v = (v << 6) | (s[i] & 0x3f);
-    }
-    if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
-        return 0;
-    *cp = v;
-    return need;
-}
 
 /* Skips a string-type sequence body (OSC, DCS, ...): ends at BEL, ST or a control. */
 static const unsigned char *skip_string_seq(const unsigned char *p)
@@ -138,7 +106,8 @@ static size_t next_unit(const unsigned char **pp, bool ascii, bool mb, uint32_t 
         return 1;
     }
     uint32_t cp;
-    size_t n = utf8_decode(p, &cp);
+    /* The input is NUL-terminated: a sequence cut short by the end is invalid. */
+    size_t n = utf8_decode(p, strnlen((const char *)p, 4), &cp);
     if (n == 0) {
         *pp = p + 1;
         cps[0] = ascii || !mb ? '?' : REPLACEMENT;

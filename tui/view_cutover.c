@@ -280,14 +280,7 @@ static enum key_result cutover_key(void *state, const struct snapshot *s,
     default:
         break;
     }
-    int max = st->content - st->page;
-    if (max < 0)
-        max = 0;
-    int line = st->top;
-    if (!vu_nav_key(ch, &line, max + 1, st->page > 1 ? st->page - 1 : 1))
-        return KEY_UNHANDLED;
-    st->top = line;
-    return KEY_HANDLED;
+    return vu_scroll_key(ch, &st->top, st->content, st->page) ? KEY_HANDLED : KEY_UNHANDLED;
 }
 
 static const struct key_help cutover_help_table[] = {

@@ -341,7 +341,7 @@ static enum key_result job_key(void *state, const struct snapshot *s, const stru
     const struct job *j = &s->jobs[i];
     filter_lines(st, s, detail_matches(s, j));
     int n = (int)st->n_idx;
-    int page = st->page > 1 ? st->page - 1 : 1;
+    int page = vu_page_step(st->page);
     int bottom = n - st->page > 0 ? n - st->page : 0;
     size_t nu = 0, nd = 0;
     dag_deps(s->dag, i, &nu);

@@ -259,14 +259,8 @@ static enum key_result tl_key(void *state, const struct snapshot *s, const struc
         break;
     }
     build_rows(st, s);
-    int max_top = (int)st->n_rows - st->page;
-    if (max_top < 0)
-        max_top = 0;
-    int line = st->top;
-    if (!vu_nav_key(ch, &line, max_top + 1, st->page > 1 ? st->page - 1 : 1))
-        return KEY_UNHANDLED;
-    st->top = line;
-    return KEY_HANDLED;
+    return vu_scroll_key(ch, &st->top, (int)st->n_rows, st->page) ? KEY_HANDLED
+                                                                  : KEY_UNHANDLED;
 }
 
 static const struct key_help tl_help_table[] = {

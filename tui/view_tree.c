@@ -340,7 +340,7 @@ static enum key_result tree_key(void *state, const struct snapshot *s,
     int n = (int)st->n_rows;
     if (n == 0)
         return KEY_UNHANDLED;
-    if (ch != ' ' && vu_nav_key(ch, &st->sel, n, st->page > 1 ? st->page - 1 : 1)) {
+    if (ch != ' ' && vu_nav_key(ch, &st->sel, n, vu_page_step(st->page))) {
         snprintf(st->sel_path, sizeof(st->sel_path), "%s", st->rows[st->sel].path);
         return KEY_HANDLED;
     }

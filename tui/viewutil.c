@@ -291,6 +291,20 @@ bool vu_nav_key(int ch, int *sel, int n, int page)
     return true;
 }
 
+int vu_page_step(int rows) { return rows > 1 ? rows - 1 : 1; }
+
+bool vu_scroll_key(int ch, int *top, int content, int rows)
+{
+    int max_top = content - rows;
+    if (max_top < 0)
+        max_top = 0;
+    int line = *top;
+    if (!vu_nav_key(ch, &line, max_top + 1, vu_page_step(rows)))
+        return false;
+    *top = line;
+    return true;
+}
+
 void vu_scroll_to(int *top, int sel, int rows, int n)
 {
     if (rows < 1)

@@ -68,6 +68,13 @@ void vu_rule(struct canvas *c, const struct glyphs *g, int y, int x, int w, cons
  * of `page` rows. Returns true when ch was a navigation key (*sel updated).
  */
 bool vu_nav_key(int ch, int *sel, int n, int page);
+/* Rows a page key moves in a window of `rows` rows: one less, so a line stays in view. */
+int vu_page_step(int rows);
+/*
+ * Scrolling a window of `rows` rows over `content` rows with the navigation
+ * keys: *top stays within [0, content - rows]. True when ch was one of them.
+ */
+bool vu_scroll_key(int ch, int *top, int content, int rows);
 /* Keep sel visible in a window of `rows` rows starting at *top. */
 void vu_scroll_to(int *top, int sel, int rows, int n);
 /* Case-insensitive substring test. */
