@@ -17,7 +17,6 @@ check_pc criterion libcriterion-dev
 check_bin tmux tmux
 check_bin jq jq
 check_bin curl curl
-check_bin python3 python3
 # `make bench` also wants a load tool and htop to compare against.
 if [ "${1:-}" = bench ]; then
     check_bin wrk wrk
