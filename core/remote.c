@@ -26,6 +26,10 @@
 #define SSE_IDLE_S 120
 #define SSE_FRAME_MAX ((size_t)1 << 20)
 #define AGE_REFRESH_MS 5000
+/* The log tail is polled every second while it runs (WIRE §3.6), whatever --refresh says. */
+#define TAIL_POLL_MS 1000
+/* The server's event buffer (WIRE §4.2): once full, its head may move between /events and SSE. */
+#define EVENT_BUFFER_MAX 10000
 
 enum endpoint { EP_DEPLOYMENT, EP_JOBS, EP_CUTOVER, EP_SOVSTATUS, EP_ORGS, EP_APPS, EP_DETAIL,
                 EP_COUNT };
@@ -87,7 +91,7 @@ struct remote {
     pthread_cond_t cv;
     atomic_bool stop;
     pthread_t poller, logs_th, cut_th;
-    bool poller_started, streams_started;
+    bool poller_started, logs_started, cut_started;
 
     /* under mu */
     struct snapshot *current;
@@ -127,6 +131,7 @@ struct remote {
     uint64_t seen_epoch;
     int64_t last_build;
     int64_t published_at;      /* fetched_at of the last published snapshot */
+    int64_t last_tail;         /* mono time of the last log-tail poll */
 };
 
 static struct remote *R(struct source *s) { return (struct remote *)s; }
@@ -1124,6 +1129,8 @@ struct stream_ctx {
     uint64_t epoch;
     size_t skip;        /* unnamed frames to skip (already known from /events) */
     size_t unnamed;     /* unnamed frames seen on this connection */
+    size_t skip_hv;     /* named handover-ready frames to skip (also from /events) */
+    size_t handovers;   /* named handover-ready frames seen on this connection */
     size_t delivered;
     bool done;
 };
@@ -1151,13 +1158,17 @@ static int on_frame(void *ctx, const char *event, const char *data, size_t len)
     if (!sc->cutover) {
         if (!*event) {
             sc->unnamed++;
-            if (sc->unnamed > sc->skip && wire_decode_event(data, len, a, &ev, &e) == 0)
+            if (sc->unnamed > sc->skip && wire_decode_event(data, len, a, &ev, &e) == 0) {
+                /* Its message may carry the handover token: say only that it happened. */
+                if (strcmp(ev.phase, "handover-ready") == 0)
+                    ev.message = "handover ready";
                 push_event(r, &ev);
+            }
         } else if (strcmp(event, "done") == 0) {
             sc->done = true;
             arena_free(a);
             return 1;
-        } else if (strcmp(event, "handover-ready") == 0) {
+        } else if (strcmp(event, "handover-ready") == 0 && ++sc->handovers > sc->skip_hv) {
             /* The payload carries a handover token: show only that it happened. */
             struct wire_event hv = {.time = time_now_ms(), .phase = "handover-ready",
                                     .level = LOG_INFO, .message = "handover ready",
@@ -1217,9 +1228,15 @@ static void stream_sleep(struct remote *r, int64_t ms, const uint64_t *epoch)
     pthread_mutex_unlock(&r->mu);
 }
 
-/* Backfills the activity feed from /events; returns the number of events, -1 on error. */
-static long backfill_events(struct remote *r, struct http_client *h, const char *dep)
+/*
+ * Backfills the activity feed from /events; returns the number of events, -1
+ * on error. *handovers counts the handover-ready events among them: the SSE
+ * replay sends those as named frames, not unnamed ones (WIRE §4.2).
+ */
+static long backfill_events(struct remote *r, struct http_client *h, const char *dep,
+                            size_t *handovers)
 {
+    *handovers = 0;
     char *path = path_printf("/deployments/%s/events%s", dep, "");
     if (!path)
         return -1;
@@ -1244,13 +1261,17 @@ static long backfill_events(struct remote *r, struct http_client *h, const char 
     pthread_mutex_unlock(&r->mu);
     long i = 0;
     for (cJSON *it = evs->child; it; it = it->next, i++) {
+        const char *phase = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "phase"));
+        bool hv = phase && strcmp(phase, "handover-ready") == 0;
+        if (hv)
+            (*handovers)++;
         if (i < n - ACTIVITY_MAX)
             continue;
         char *txt = cJSON_PrintUnformatted(it);
         struct arena *a = arena_new();
         struct wire_event ev;
         if (txt && a && wire_decode_event(txt, strlen(txt), a, &ev, &e) == 0) {
-            if (strcmp(ev.phase, "handover-ready") == 0)
+            if (hv) /* its message carries the handover token */
                 ev.message = "handover ready";
             push_event(r, &ev);
         }
@@ -1270,7 +1291,7 @@ static void *logs_main(void *arg)
     int tries = 0;
     uint64_t done_epoch = 0;
     bool done = false;
-    size_t seen_unnamed = 0;
+    size_t seen_unnamed = 0, seen_hv = 0;
     uint64_t seen_epoch = 0;
     while (h && p && !stopping(r)) {
         pthread_mutex_lock(&r->mu);
@@ -1285,16 +1306,28 @@ static void *logs_main(void *arg)
         }
         if (epoch != seen_epoch) {
             seen_epoch = epoch;
-            seen_unnamed = 0;
+            seen_unnamed = seen_hv = 0;
             done = false;
             tries = 0;
             pthread_mutex_lock(&r->mu);
             activity_clear_locked(r);
             pthread_mutex_unlock(&r->mu);
         }
-        long n = backfill_events(r, h, dep);
+        size_t hv = 0;
+        long n = backfill_events(r, h, dep, &hv);
         struct stream_ctx sc = {.r = r, .p = p, .epoch = epoch,
-                                .skip = n >= 0 ? (size_t)n : seen_unnamed};
+                                .skip = n >= 0 ? (size_t)n - hv : seen_unnamed,
+                                .skip_hv = n >= 0 ? hv : seen_hv};
+        if (n >= EVENT_BUFFER_MAX) {
+            /*
+             * A full buffer may drop its head between /events and the replay,
+             * so counting frames would skip live ones: reduce from scratch.
+             */
+            pthread_mutex_lock(&r->mu);
+            activity_clear_locked(r);
+            pthread_mutex_unlock(&r->mu);
+            sc.skip = sc.skip_hv = 0;
+        }
         sse_parser_reset(p);
         char *path = path_printf("/deployments/%s/logs%s", dep, "");
         struct http_response resp;
@@ -1306,6 +1339,8 @@ static void *logs_main(void *arg)
         free(dep);
         if (sc.unnamed > seen_unnamed)
             seen_unnamed = sc.unnamed;
+        if (sc.handovers > seen_hv)
+            seen_hv = sc.handovers;
         if (sc.done) {
             done = true;
             done_epoch = epoch;
@@ -1355,19 +1390,17 @@ static void *cutover_main(void *arg)
     return NULL;
 }
 
+/*
+ * Starts whichever follower is not running yet; one that could not start is
+ * tried again on the next poll. A started one is only ever joined by destroy:
+ * stopping it here would mean toggling the stop flag destroy may be setting.
+ */
 static void start_streams(struct remote *r)
 {
-    if (r->streams_started)
-        return;
-    bool ok1 = pthread_create(&r->logs_th, NULL, logs_main, r) == 0;
-    bool ok2 = ok1 && pthread_create(&r->cut_th, NULL, cutover_main, r) == 0;
-    if (ok1 && !ok2) {
-        atomic_store(&r->stop, true);
-        pthread_join(r->logs_th, NULL);
-        atomic_store(&r->stop, false);
-        return;
-    }
-    r->streams_started = ok1 && ok2;
+    if (!r->logs_started)
+        r->logs_started = pthread_create(&r->logs_th, NULL, logs_main, r) == 0;
+    if (!r->cut_started)
+        r->cut_started = pthread_create(&r->cut_th, NULL, cutover_main, r) == 0;
 }
 
 /* ---------------------------------------------------------------- poller */
@@ -1402,6 +1435,10 @@ static void *poller_main(void *arg)
     }
     int64_t next = 0;
     while (!stopping(r)) {
+        /* A running log tail is polled on its own, once a second, between full polls. */
+        bool tailing = r->tail.exec_id && !r->tail.done && !r->failing && r->tail_job;
+        int64_t tail_at = tailing ? r->last_tail + TAIL_POLL_MS : INT64_MAX;
+        bool tail_only = false;
         /* Wait for the next poll, an action, a refresh, or a rebuild request. */
         pthread_mutex_lock(&r->mu);
         for (;;) {
@@ -1414,6 +1451,10 @@ static void *poller_main(void *arg)
                 break;
             if (now >= next && (r->dep_id || !r->deps_body))
                 break;
+            if (now >= tail_at) {
+                tail_only = true;
+                break;
+            }
             if (r->rebuild && now >= r->last_build + REBUILD_MIN_MS) {
                 r->rebuild = false;
                 pthread_mutex_unlock(&r->mu);
@@ -1421,7 +1462,7 @@ static void *poller_main(void *arg)
                 pthread_mutex_lock(&r->mu);
                 continue;
             }
-            int64_t until = next;
+            int64_t until = next < tail_at ? next : tail_at;
             if (r->rebuild && r->last_build + REBUILD_MIN_MS < until)
                 until = r->last_build + REBUILD_MIN_MS;
             if (r->poll_soon_at && r->poll_soon_at < until)
@@ -1433,6 +1474,19 @@ static void *poller_main(void *arg)
         if (stopping(r)) {
             pthread_mutex_unlock(&r->mu);
             break;
+        }
+        if (tail_only) {
+            pthread_mutex_unlock(&r->mu);
+            char *exec = strdup(r->tail.exec_id);
+            bool changed = false;
+            int status = 0;
+            error_clear(&err);
+            /* A failed tail poll waits for the next full poll to report it. */
+            if (exec && poll_log(r, h, exec, &changed, &status, &err) == 0 && changed)
+                publish_from_good(r);
+            free(exec);
+            r->last_tail = mono_ms();
+            continue;
         }
         r->poll_now = false;
         r->poll_soon_at = 0;
@@ -1491,6 +1545,7 @@ static void *poller_main(void *arg)
         free(acts);
         bool changed = false;
         int rc = poll_cycle(r, h, dep, &changed, &status, &err);
+        r->last_tail = mono_ms(); /* the cycle polled the log too */
         free(dep);
         if (rc) {
             record_failure(r, &err, status);
@@ -1620,10 +1675,11 @@ static void remote_destroy(struct source *src)
     pthread_mutex_unlock(&r->mu);
     if (r->poller_started)
         pthread_join(r->poller, NULL);
-    if (r->streams_started) {
+    /* Written by the poller only, which has been joined. */
+    if (r->logs_started)
         pthread_join(r->logs_th, NULL);
+    if (r->cut_started)
         pthread_join(r->cut_th, NULL);
-    }
     remote_free_all(r);
 }
 

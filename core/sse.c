@@ -13,6 +13,7 @@ struct sse_parser {
     bool has_data;
     bool after_cr;        /* the last byte was CR: a following LF is part of it */
     bool skipping;        /* dropping an oversized frame until its blank line */
+    bool line_seen;       /* the current line had bytes (even skipped ones): not blank */
     size_t frames;
 };
 
@@ -49,7 +50,7 @@ void sse_parser_reset(struct sse_parser *p)
 {
     sb_reset(&p->line);
     frame_clear(p);
-    p->after_cr = p->skipping = false;
+    p->after_cr = p->skipping = p->line_seen = false;
 }
 
 size_t sse_frames(const struct sse_parser *p) { return p->frames; }
@@ -64,7 +65,11 @@ static int process_line(struct sse_parser *p, sse_frame_fn fn, void *ctx)
 {
     const char *l = p->line.buf ? p->line.buf : "";
     size_t n = p->line.len;
-    if (n == 0) {
+    /*
+     * While skipping, the line buffer stays empty: only a line that really had
+     * no bytes ends the dropped frame, else its later lines would make a frame.
+     */
+    if (n == 0 && !p->line_seen) {
         int stop = 0;
         if (!p->skipping && p->has_data) {
             p->frames++;
@@ -113,10 +118,12 @@ int sse_feed(struct sse_parser *p, const char *buf, size_t n, sse_frame_fn fn, v
             p->after_cr = c == '\r';
             int r = process_line(p, fn, ctx);
             sb_reset(&p->line);
+            p->line_seen = false;
             if (r)
                 return 1;
             continue;
         }
+        p->line_seen = true;
         if (p->skipping)
             continue;
         /* Append the run of ordinary bytes in one go. */

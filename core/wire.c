@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 
 /* Frames larger than this are refused before parsing (bounded input). */
 #define WIRE_MAX_BYTES ((size_t)256 << 20)
@@ -1577,14 +1578,22 @@ int wire_decode_applications(const char *json, size_t len, struct arena *a,
     size_t *org_of = NULL, no = 0;
     int *type_of = NULL;
     size_t *cells = NULL; /* apps per (org, type) */
+    /* Namespace -> org index (open addressing), so distinct namespaces stay linear. */
+    size_t ns_mask = 15;
+    while (ns_mask < 2 * cnt)
+        ns_mask = ns_mask * 2 + 1;
+    ssize_t *ns_slot = NULL;
     if (rc == 0) {
         os = alloc_n(&c, NULL, cnt, sizeof *os);
         apps = alloc_n(&c, NULL, cnt, sizeof *apps);
         org_of = calloc(cnt ? cnt : 1, sizeof *org_of);
         type_of = calloc(cnt ? cnt : 1, sizeof *type_of);
         cells = calloc((cnt ? cnt : 1) * N_ENV_TYPES, sizeof *cells);
-        if (!os || !apps || !org_of || !type_of || !cells)
+        ns_slot = malloc((ns_mask + 1) * sizeof *ns_slot);
+        if (!os || !apps || !org_of || !type_of || !cells || !ns_slot)
             rc = fail(&c, NULL, "out of memory");
+        else
+            memset(ns_slot, 0xff, (ns_mask + 1) * sizeof *ns_slot);
     }
     size_t i = 0;
     const struct wpath *pi = PKEY(NULL, "items");
@@ -1602,11 +1611,14 @@ int wire_decode_applications(const char *json, size_t len, struct arena *a,
         }
         if (!*ns)
             ns = "default";
-        size_t k = 0;
-        while (k < no && strcmp(os[k].name, ns) != 0)
-            k++;
-        if (k == no)
+        size_t h = hash_str(ns) & ns_mask;
+        while (ns_slot[h] >= 0 && strcmp(os[ns_slot[h]].name, ns) != 0)
+            h = (h + 1) & ns_mask;
+        if (ns_slot[h] < 0) {
+            ns_slot[h] = (ssize_t)no;
             os[no++].name = ns;
+        }
+        size_t k = (size_t)ns_slot[h];
         org_of[i] = k;
         type_of[i] = env_type_index(env_type_of(field(e, "environmentRef")));
         cells[k * N_ENV_TYPES + (size_t)type_of[i]]++;
@@ -1642,6 +1654,7 @@ int wire_decode_applications(const char *json, size_t len, struct arena *a,
     free(org_of);
     free(type_of);
     free(cells);
+    free(ns_slot);
     cJSON_Delete(root);
     if (rc)
         return -1;

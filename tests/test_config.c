@@ -92,6 +92,28 @@ Test(config, yaml_syntax_error)
     expect_error("contexts:\n  - name: a\n    api: [unclosed\n", 4, 1, "invalid YAML");
 }
 
+/* libyaml slows down quadratically with nesting: deep files are refused at once. */
+Test(config, deep_nesting_refused_quickly, .timeout = 5)
+{
+    size_t n = 200000;
+    char *text = malloc(n + 16);
+    cr_assert_not_null(text);
+    memcpy(text, "contexts: ", 10);
+    memset(text + 10, '[', n);
+    strcpy(text + 10 + n, "\n");
+    char *path = write_tmp(text);
+    struct config *c = NULL;
+    struct error err;
+    error_clear(&err);
+    cr_assert_eq(config_load(path, &c, &err), -1);
+    cr_assert_null(c);
+    cr_assert_eq(err.code, EXIT_USAGE);
+    cr_assert_eq(err.line, 1);
+    cr_assert(strstr(err.msg, "nested deeper") != NULL, "%s", err.msg);
+    unlink(path);
+    free(text);
+}
+
 Test(config, unknown_top_level_key)
 {
     expect_error("contexts: []\ncolour: red\n", 2, 1, "unknown key \"colour\"");

@@ -365,6 +365,60 @@ Test(remote, late_frames_field_by_field)
     fx_stop(srv);
 }
 
+/*
+ * WIRE §4.2/§4.3: /events lists a buffered handover-ready event, which the SSE
+ * replay sends as a *named* frame; the unnamed frames to skip are the others.
+ * Live frames after the replay must all show, and no handover token may reach
+ * the feed, also from an unnamed frame whose phase is handover-ready.
+ */
+static const char *EVENTS_HV =
+    "{\"state\":{\"id\":\"" DEP "\",\"status\":\"phase1-watching\",\"finishedAt\":null},"
+    "\"events\":["
+    "{\"time\":\"2026-05-12T07:50:03Z\",\"phase\":\"tofu-init\",\"level\":\"info\","
+    "\"message\":\"first\"},"
+    "{\"time\":\"2026-05-12T08:30:00Z\",\"phase\":\"handover-ready\",\"level\":\"info\","
+    "\"message\":\"https://console.omantel.omani.works/auth/handover?token=SECRET1\"},"
+    "{\"time\":\"2026-05-12T08:31:00Z\",\"phase\":\"tofu\",\"level\":\"info\","
+    "\"message\":\"second\"}],\"done\":false}\n";
+
+static const char *LOG_SSE_HV =
+    "data: {\"time\":\"2026-05-12T07:50:03Z\",\"phase\":\"tofu-init\",\"level\":\"info\","
+    "\"message\":\"first\"}\n\n"
+    "event: handover-ready\n"
+    "data: {\"handoverURL\":\"https://console.omantel.omani.works/auth/handover?token=SECRET1\","
+    "\"expiresAt\":\"2026-05-12T08:37:10Z\"}\n\n"
+    "data: {\"time\":\"2026-05-12T08:31:00Z\",\"phase\":\"tofu\",\"level\":\"info\","
+    "\"message\":\"second\"}\n\n"
+    "data: {\"time\":\"2026-05-12T08:32:00Z\",\"phase\":\"tofu\",\"level\":\"info\","
+    "\"message\":\"live after the replay\"}\n\n"
+    "data: {\"time\":\"2026-05-12T08:33:00Z\",\"phase\":\"handover-ready\",\"level\":\"info\","
+    "\"message\":\"https://console.omantel.omani.works/auth/handover?token=SECRET2\"}\n\n";
+
+Test(remote, replay_skip_counts_named_handover_and_hides_tokens)
+{
+    struct fx_server *srv = late_server();
+    fx_json(srv, "GET", P "/deployments/" DEP "/events", 200, EVENTS_HV);
+    struct fx_route logs = {.method = "GET", .path = P "/deployments/" DEP "/logs",
+                            .mode = FX_SSE, .body = LOG_SSE_HV, .hold = true};
+    fx_set(srv, &logs);
+    struct source *src = open_remote(srv, DEP, false, 5000);
+    struct snapshot *s = wait_snap(src, activity_at_least, (void *)5, 8000);
+    usleep(300 * 1000);
+    snapshot_release(s);
+    s = source_snapshot(src);
+    const char *want[] = {"first", "handover ready", "second", "live after the replay",
+                          "handover ready"};
+    cr_assert_eq(s->n_activity, 5, "activity %zu", s->n_activity);
+    for (size_t i = 0; i < s->n_activity; i++) {
+        const char *m = s->activity[i].line.message;
+        cr_assert_null(strstr(m, "SECRET"), "token in the feed: %s", m);
+        cr_assert_str_eq(m, want[i], "line %zu", i);
+    }
+    snapshot_release(s);
+    source_free(src);
+    fx_stop(srv);
+}
+
 Test(remote, watched_job_detail_and_log_tail)
 {
     struct fx_server *srv = late_server();
@@ -396,6 +450,36 @@ Test(remote, watched_job_detail_and_log_tail)
     cr_assert(fx_saw_target(srv, "fromLine=4&limit=500"));
     cr_assert(fx_saw_target(srv, "/jobs/" DEP ":install-openbao"));
     cr_assert_not(fx_saw_target(srv, "%3A"));
+    source_free(src);
+    fx_stop(srv);
+}
+
+/* WIRE §3.6: the tail polls every second while it runs, even with a slow --refresh. */
+Test(remote, log_tail_polls_every_second_between_refreshes)
+{
+    struct fx_server *srv = late_server();
+    fx_json(srv, "GET", P "/deployments/" DEP "/jobs/" DEP ":install-openbao", 200, DETAIL);
+    fx_json(srv, "GET", P "/actions/executions/7e6d5c4b3a2918070f1e2d3c4b5a6978/logs", 200,
+            LOG_PAGE_3);
+    struct remote_options o = {.api = fx_base(srv), .deployment = DEP, .refresh_s = 30,
+                               .connect_timeout_ms = 1000, .timeout_ms = 5000};
+    struct error err;
+    struct source *src = source_remote_new(&o, &err);
+    cr_assert_not_null(src, "%s", err.msg);
+    source_watch_job(src, DEP ":install-openbao");
+    struct snapshot *s = wait_snap(src, log_lines, (void *)3, 8000);
+    snapshot_release(s);
+    /* Let the polls the stream openings trigger pass: from here only the tail may ask. */
+    usleep(1500 * 1000);
+    fx_json(srv, "GET",
+            P "/actions/executions/7e6d5c4b3a2918070f1e2d3c4b5a6978/logs?fromLine=4&limit=500",
+            200,
+            "{\"lines\":[{\"lineNumber\":4,\"timestamp\":\"2026-05-12T09:04:00Z\","
+            "\"level\":\"INFO\",\"message\":\"fourth\"}],\"total\":4,"
+            "\"executionFinished\":false}\n");
+    s = wait_snap(src, log_lines, (void *)4, 3000);
+    cr_assert_str_eq(s->detail.lines[3].message, "fourth");
+    snapshot_release(s);
     source_free(src);
     fx_stop(srv);
 }

@@ -108,6 +108,26 @@ Test(sse, oversized_frame_rejected_then_parsing_resumes)
     sse_parser_free(p);
 }
 
+/* The dropped frame ends at its blank line, not at the end of the line that overflowed. */
+Test(sse, oversized_multi_line_frame_is_dropped_whole)
+{
+    struct sse_parser *p = sse_parser_new(64);
+    struct got g = {0};
+    struct error err;
+    char big[200];
+    memset(big, 'x', sizeof(big) - 1);
+    big[sizeof(big) - 1] = 0;
+    char frame[400];
+    snprintf(frame, sizeof(frame), "data: %s\ndata: tail of the big frame\n\n", big);
+    cr_assert_eq(sse_feed(p, frame, strlen(frame), collect, &g, &err), -1);
+    cr_assert_eq(g.n, 0, "a fragment of the dropped frame was delivered: %s", g.data[0]);
+    const char *next = "data: ok\n\n";
+    cr_assert_eq(sse_feed(p, next, strlen(next), collect, &g, &err), 0);
+    cr_assert_eq(g.n, 1);
+    cr_assert_str_eq(g.data[0], "ok");
+    sse_parser_free(p);
+}
+
 Test(sse, callback_can_stop_and_reset_forgets_partial)
 {
     struct sse_parser *p = sse_parser_new(0);

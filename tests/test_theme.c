@@ -133,6 +133,24 @@ Test(theme, yaml_syntax_and_empty)
     cr_assert(strstr(err.msg, "empty"));
 }
 
+/* libyaml slows down quadratically with nesting: deep themes are refused at once. */
+Test(theme, deep_nesting_refused_quickly, .timeout = 5)
+{
+    size_t n = 200000;
+    char *text = malloc(n + 16);
+    cr_assert_not_null(text);
+    memcpy(text, "roles: ", 7);
+    memset(text + 7, '{', n);
+    strcpy(text + 7 + n, "\n");
+    struct theme t;
+    struct error err;
+    cr_assert_eq(load_text(&t, text, &err), -1);
+    cr_assert_eq(err.code, EXIT_USAGE);
+    cr_assert_eq(err.line, 1);
+    cr_assert(strstr(err.msg, "nested deeper") != NULL, "%s", err.msg);
+    free(text);
+}
+
 Test(theme, partial_file_inherits_the_default)
 {
     struct theme t, d;

@@ -707,6 +707,29 @@ Test(wire, organizations_and_applications)
     cr_assert_str_eq(orgs[1].envs[0].name, "globex-stg");
 }
 
+/* A hostile list of distinct namespaces (one Organization each) decodes in linear time. */
+Test(wire, applications_many_namespaces_linear, .timeout = 8)
+{
+    struct strbuf sb;
+    sb_init(&sb);
+    sb_puts(&sb, "{\"items\":[");
+    size_t n = 150000;
+    for (size_t i = 0; i < n; i++)
+        sb_printf(&sb, "%s{\"name\":\"a\",\"namespace\":\"org-%zu\"}", i ? "," : "", i);
+    sb_puts(&sb, "]}\n");
+    cr_assert_not(sb.oom);
+    struct organization *orgs;
+    size_t no;
+    struct error err;
+    cr_assert_eq(wire_decode_applications(sb.buf, sb.len, A, &orgs, &no, &err), 0, "%s",
+                 err.msg);
+    cr_assert_eq(no, n);
+    cr_assert_str_eq(orgs[n - 1].name, "org-149999");
+    cr_assert_eq(orgs[n - 1].n_envs, 1);
+    cr_assert_str_eq(orgs[n - 1].envs[0].name, "org-149999-dev");
+    sb_fini(&sb);
+}
+
 /* ---- 9.9 error bodies ---- */
 
 Test(wire, error_bodies)

@@ -90,7 +90,8 @@ static void install_stop_handlers(void)
 static int fail(const struct error *e)
 {
     char buf[1400];
-    fprintf(stderr, "catalyst-tui: %s\n", error_format(e, buf, sizeof(buf)));
+    /* Messages quote the server (codes, details, ids): printed through the sanitizer. */
+    once_error(stderr, error_format(e, buf, sizeof(buf)));
     return e->code ? e->code : EXIT_FAILED;
 }
 
@@ -395,10 +396,10 @@ static int standalone_open(struct standalone *st, const struct options *o, const
  * until interrupted, like a log.
  */
 static int run_wait(struct source *src, struct engine *engine, const struct options *o,
-                    bool follow)
+                    bool follow, int64_t started)
 {
     bool cutover = follow || strcmp(o->wait_what, "cutover") == 0;
-    int64_t deadline = o->timeout_ms >= 0 ? mono_ms() + o->timeout_ms : -1;
+    int64_t deadline = o->timeout_ms >= 0 ? started + o->timeout_ms : -1;
     /* Following after the dashboard was printed: only what changes from here on. */
     struct snapshot *prev = follow ? source_snapshot(src) : NULL;
     uint64_t gen = prev ? prev->generation : 0;
@@ -418,9 +419,10 @@ static int run_wait(struct source *src, struct engine *engine, const struct opti
         if (s) {
             gen = s->generation;
             once_changes(prev, s, cutover, stdout);
-            if (!engine && !s->source.ok && !s->source.stale) {
+            /* Refused credentials end the wait (exit 4) even with stale data to show. */
+            if (!engine && !s->source.ok && (!s->source.stale || s->source.auth_failed)) {
                 rc = s->source.auth_failed ? EXIT_AUTH : EXIT_API;
-                fprintf(stderr, "catalyst-tui: %s\n", s->source.error);
+                once_error(stderr, s->source.error);
             } else if (!follow) {
                 rc = wait_outcome(s, cutover);
             }
@@ -464,7 +466,7 @@ static int console_or_lines(struct source **src, struct engine *engine, const st
         return err->code;
     }
     snapshot_release(s);
-    return run_wait(*src, engine, o, true);
+    return run_wait(*src, engine, o, true, mono_ms());
 }
 
 /* Fills the remote options from the flags, then from the context for what is unset. */
@@ -484,6 +486,11 @@ static int remote_options_from(const struct options *o, const struct context *ct
     ro->connect_timeout_ms = 5000;
     ro->timeout_ms = 15000;
     ro->read_only = o->read_only || (ctx && ctx->read_only);
+    /*
+     * Set before the poller starts (the source reads it from its threads);
+     * a no-op until a console loop runs.
+     */
+    ro->notify = ui_wake;
     if (!ro->api || !*ro->api) {
         error_set(err, EXIT_USAGE, "context \"%s\" has no api URL", ctx ? ctx->name : "");
         return -1;
@@ -546,13 +553,14 @@ static int run_standalone(const struct options *o, const struct config *cfg)
         standalone_close(&st);
         return fail(&err);
     }
-    st.source = source_local_new(st.engine, NULL, NULL, &err);
+    /* The wake-up is given at creation: the source's threads read it from the start. */
+    st.source = source_local_new(st.engine, o->cmd == CMD_CONSOLE ? ui_wake : NULL, NULL, &err);
     if (!st.source) {
         standalone_close(&st);
         return fail(&err);
     }
     if (o->cmd == CMD_WAIT) {
-        rc = run_wait(st.source, st.engine, o, false);
+        rc = run_wait(st.source, st.engine, o, false, mono_ms());
     } else if (o->cmd == CMD_SERVE) {
         struct server_options so = {
             .listen = o->listen ? o->listen : "127.0.0.1:8080",
@@ -609,16 +617,26 @@ static int run_remote(const struct options *o, const struct config *cfg,
     if (o->once && o->view && strncmp(o->view, "job:", 4) == 0)
         source_watch_job(src, o->view + 4);
     int rc = EXIT_OK;
+    int64_t started = mono_ms();
     if (o->once || o->cmd == CMD_WAIT) {
-        int first = source_remote_wait_first(src, (int)(ro.timeout_ms + 5000), &err);
+        /* `wait --timeout` bounds the whole wait, the first fetch included. */
+        int first_ms = (int)(ro.timeout_ms + 5000);
+        bool bounded = o->cmd == CMD_WAIT && o->timeout_ms >= 0 && o->timeout_ms < first_ms;
+        if (bounded)
+            first_ms = (int)o->timeout_ms;
+        int first = source_remote_wait_first(src, first_ms, &err);
         if (first != EXIT_OK) {
             source_free(src);
+            if (bounded && first == EXIT_API && mono_ms() - started >= first_ms) {
+                fprintf(stderr, "catalyst-tui: wait %s timed out\n", o->wait_what);
+                return EXIT_TIMEOUT;
+            }
             return fail(&err);
         }
     }
     if (o->cmd == CMD_WAIT) {
         install_stop_handlers();
-        rc = run_wait(src, NULL, o, false);
+        rc = run_wait(src, NULL, o, false, started);
     } else if (o->once) {
         struct snapshot *s = source_snapshot(src);
         rc = print_once(s, o);

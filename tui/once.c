@@ -3,6 +3,7 @@
 
 #include "arena.h"
 #include "canvas.h"
+#include "sanitize.h"
 #include "view.h"
 
 #include <stdlib.h>
@@ -64,6 +65,12 @@ int once_render(const struct snapshot *s, const char *view, int width, bool asci
     ops->model(state, s, &ctx, c);
     size_t cap = (size_t)width * 4 + 8;
     char *line = malloc(cap);
+    if (!line) {
+        ops->close(state);
+        canvas_free(c);
+        error_set(err, EXIT_FAILED, "out of memory");
+        return -1;
+    }
     int last = -1;
     for (int y = 0; y < h; y++) {
         canvas_row_text(c, y, line, cap);
@@ -80,10 +87,36 @@ int once_render(const struct snapshot *s, const char *view, int width, bool asci
     return 0;
 }
 
+/*
+ * Server text made safe for a terminal line: names and messages come from
+ * outside, so they pass the sanitizer like everything drawn on a canvas.
+ */
+static const char *clean(const char *s, char *buf, size_t n)
+{
+    sanitize_str(s ? s : "", false, ONCE_TEXT_COLS, buf, n);
+    return buf;
+}
+
+void once_error(FILE *out, const char *msg)
+{
+    size_t len = msg ? strlen(msg) : 0;
+    /* A sanitized byte takes at most 3 bytes (a control picture or U+FFFD). */
+    size_t cap = 3 * len + 8;
+    char *buf = malloc(cap);
+    if (!buf) {
+        fputs("catalyst-tui: out of memory\n", out);
+        return;
+    }
+    sanitize_str(msg ? msg : "", false, -1, buf, cap);
+    fprintf(out, "catalyst-tui: %s\n", buf);
+    free(buf);
+}
+
 int once_changes(const struct snapshot *prev, const struct snapshot *cur, bool cutover, FILE *out)
 {
     int lines = 0;
     char ts[40];
+    char b1[ONCE_TEXT_COLS * 4 + 8], b2[ONCE_TEXT_COLS * 4 + 8];
     time_format(cur->source.fetched_at ? cur->source.fetched_at : time_now_ms(), ts, sizeof(ts));
     for (size_t i = 0; i < cur->n_jobs; i++) {
         const struct job *j = &cur->jobs[i];
@@ -99,10 +132,10 @@ int once_changes(const struct snapshot *prev, const struct snapshot *cur, bool c
             continue; /* nothing happened to it yet */
         const char *word = job_status_name(j->status);
         if (cur->blocked_by && cur->blocked_by[i] >= 0)
-            fprintf(out, "%s  %-40s blocked by %s\n", ts, j->job_name,
-                    cur->jobs[cur->blocked_by[i]].job_name);
+            fprintf(out, "%s  %-40s blocked by %s\n", ts, clean(j->job_name, b1, sizeof(b1)),
+                    clean(cur->jobs[cur->blocked_by[i]].job_name, b2, sizeof(b2)));
         else
-            fprintf(out, "%s  %-40s %s\n", ts, j->job_name, word);
+            fprintf(out, "%s  %-40s %s\n", ts, clean(j->job_name, b1, sizeof(b1)), word);
         lines++;
     }
     if (cutover) {
@@ -116,9 +149,9 @@ int once_changes(const struct snapshot *prev, const struct snapshot *cur, bool c
                         before = pc->steps[k].result;
             if (st->result == before)
                 continue;
-            fprintf(out, "%s  cutover step %-27s %s%s%s\n", ts, st->name,
+            fprintf(out, "%s  cutover step %-27s %s%s%s\n", ts, clean(st->name, b1, sizeof(b1)),
                     st->result == STEP_PENDING ? "pending" : step_result_name(st->result),
-                    st->message[0] ? ": " : "", st->message);
+                    st->message[0] ? ": " : "", clean(st->message, b2, sizeof(b2)));
             lines++;
         }
         if (!pc || pc->state != c->state || pc->complete != c->complete) {

@@ -24,9 +24,19 @@ int once_render(const struct snapshot *s, const char *view, int width, bool asci
 
 /*
  * Appends to out one line per change between prev (may be NULL) and cur: job
- * status changes, cutover step results and the sovereignty state. Returns the
- * number of lines written.
+ * status changes, cutover step results and the sovereignty state, every name
+ * and message sanitized. Returns the number of lines written.
  */
 int once_changes(const struct snapshot *prev, const struct snapshot *cur, bool cutover, FILE *out);
+
+/* Columns a name or message from the server may take on a change line. */
+#define ONCE_TEXT_COLS 400
+
+/*
+ * Writes "catalyst-tui: <msg>" and a newline to out, msg sanitized: error
+ * messages carry server text (codes, details, deployment ids, JSON keys), so
+ * no control character or escape sequence may reach the terminal raw.
+ */
+void once_error(FILE *out, const char *msg);
 
 #endif

@@ -84,6 +84,12 @@ struct ui {
 };
 
 static atomic_int g_wake_fd = -1;
+/*
+ * The self-pipe lives as long as the process: sources call ui_wake from their
+ * own threads until they are freed, after ui_run returned, so closing it here
+ * could let a late wake-up write into a reused descriptor.
+ */
+static int g_wake_pipe[2] = {-1, -1};
 
 static void switch_context(struct ui *ui, const char *name);
 
@@ -918,11 +924,9 @@ static void switch_context(struct ui *ui, const char *name)
         ui_error(ui, "ctx %s: %s", name, error_format(&err, buf, sizeof(buf)));
         return;
     }
-    ui->src->notify = NULL;
+    /* The new source got its wake-up at creation (ui_options.switch_context). */
     source_free(ui->src);
     ui->src = next;
-    next->notify_ctx = NULL;
-    next->notify = ui_wake;
     if (ui->snap)
         snapshot_release(ui->snap);
     ui->snap = NULL;
@@ -1269,10 +1273,6 @@ static void ui_free(struct ui *ui)
     cmdline_fini(&ui->dlg_input);
     canvas_free(ui->screen);
     canvas_free(ui->view);
-    if (ui->wake[0] >= 0) {
-        close(ui->wake[0]);
-        close(ui->wake[1]);
-    }
     free(ui);
 }
 
@@ -1296,12 +1296,14 @@ int ui_run(struct source **srcp, const struct ui_options *opt, struct error *err
         ui_free(ui);
         return err->code ? err->code : EXIT_USAGE;
     }
-    if (pipe2(ui->wake, O_NONBLOCK | O_CLOEXEC) != 0) {
+    if (g_wake_pipe[0] < 0 && pipe2(g_wake_pipe, O_NONBLOCK | O_CLOEXEC) != 0) {
         error_set(err, EXIT_USAGE, "pipe: %s", strerror(errno));
-        ui->wake[0] = ui->wake[1] = -1;
+        g_wake_pipe[0] = g_wake_pipe[1] = -1;
         ui_free(ui);
         return EXIT_USAGE;
     }
+    ui->wake[0] = g_wake_pipe[0];
+    ui->wake[1] = g_wake_pipe[1];
     struct term_options to = {opt->color, opt->ascii};
     if (term_init(&to, &ui->ti, err) != 0) {
         ui_free(ui);
@@ -1322,8 +1324,8 @@ int ui_run(struct source **srcp, const struct ui_options *opt, struct error *err
     nodelay(stdscr, TRUE);
     atomic_store(&g_wake_fd, ui->wake[1]);
     term_set_wake_fd(ui->wake[1]);
-    src->notify_ctx = NULL;
-    src->notify = ui_wake;
+    /* The source was made with ui_wake as its notify: writing it now would race. */
+    drain(ui->wake[0]);
 
     open_initial(ui);
     check_snapshot(ui);
@@ -1357,7 +1359,6 @@ int ui_run(struct source **srcp, const struct ui_options *opt, struct error *err
                 break;
         }
     }
-    ui->src->notify = NULL;
     *srcp = ui->src;
     term_set_wake_fd(-1);
     atomic_store(&g_wake_fd, -1);
