@@ -82,6 +82,7 @@ struct remote {
     struct source base;
     /* immutable after creation */
     char *api;
+    char *api_shown;           /* api without user:password@, for snapshots and screens */
     char *token, *session, *cacert;
     bool insecure, read_only;
     int64_t refresh_ms;
@@ -427,7 +428,7 @@ static struct snapshot *build(struct remote *r, struct slot *sl, struct error *e
     struct error e;
     error_clear(&e);
     s->source.mode = "remote";
-    s->source.url = arena_strdup(a, r->api);
+    s->source.url = arena_strdup(a, r->api_shown);
     s->source.insecure = r->insecure;
     s->source.read_only = r->read_only;
 
@@ -1658,6 +1659,7 @@ static void remote_free_all(struct remote *r)
     free(r->dep_id);
     free(r->deps_body);
     free(r->api);
+    free(r->api_shown);
     http_secret_free(r->token);
     http_secret_free(r->session);
     free(r->cacert);
@@ -1691,6 +1693,24 @@ static const struct source_ops remote_ops = {
     .destroy = remote_destroy,
 };
 
+/* "https://user:pass@host/api/v1" -> "https://host/api/v1": credentials never get shown. */
+static char *redact_userinfo(const char *url)
+{
+    const char *scheme = strstr(url, "://");
+    const char *host = scheme ? scheme + 3 : url;
+    const char *end = host + strcspn(host, "/?#");
+    const char *at = memchr(host, '@', (size_t)(end - host));
+    if (!at)
+        return strdup(url);
+    size_t head = (size_t)(host - url);
+    char *out = malloc(strlen(url) + 1);
+    if (!out)
+        return NULL;
+    memcpy(out, url, head);
+    strcpy(out + head, at + 1);
+    return out;
+}
+
 struct source *source_remote_new(const struct remote_options *o, struct error *err)
 {
     if (!o->api || !*o->api) {
@@ -1698,7 +1718,7 @@ struct source *source_remote_new(const struct remote_options *o, struct error *e
         return NULL;
     }
     if (strncmp(o->api, "http://", 7) != 0 && strncmp(o->api, "https://", 8) != 0) {
-        error_set(err, EXIT_USAGE, "--api must start with http:// or https://: %s", o->api);
+        error_set(err, EXIT_USAGE, "--api must start with http:// or https://");
         return NULL;
     }
     struct remote *r = calloc(1, sizeof(*r));
@@ -1731,6 +1751,7 @@ struct source *source_remote_new(const struct remote_options *o, struct error *e
     size_t al = r->api ? strlen(r->api) : 0;
     while (al > 0 && r->api[al - 1] == '/')
         r->api[--al] = 0;
+    r->api_shown = r->api ? redact_userinfo(r->api) : NULL;
     r->cacert = o->cacert ? strdup(o->cacert) : NULL;
     r->insecure = o->insecure;
     r->read_only = o->read_only;
@@ -1741,7 +1762,8 @@ struct source *source_remote_new(const struct remote_options *o, struct error *e
     r->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 15000;
     if (o->deployment && *o->deployment)
         r->dep_id = strdup(o->deployment);
-    if (!r->api || (o->cacert && !r->cacert) || (o->deployment && *o->deployment && !r->dep_id)) {
+    if (!r->api || !r->api_shown || (o->cacert && !r->cacert) ||
+        (o->deployment && *o->deployment && !r->dep_id)) {
         error_set(err, EXIT_API, "out of memory");
         goto fail;
     }

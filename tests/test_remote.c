@@ -1022,3 +1022,20 @@ Test(remote, log_tail_stops_when_finished_and_restarts_on_new_execution)
     source_free(src);
     fx_stop(srv);
 }
+
+/* Credentials written into --api never reach a snapshot (header, -o json). */
+Test(remote, api_userinfo_is_not_shown)
+{
+    struct remote_options o = {.api = "http://bob:s3cret@127.0.0.1:9/api/v1/",
+                               .connect_timeout_ms = 500, .timeout_ms = 1000};
+    struct error err;
+    struct source *src = source_remote_new(&o, &err);
+    cr_assert_not_null(src, "%s", err.msg);
+    cr_assert_eq(source_remote_wait_first(src, 5000, &err), EXIT_API);
+    cr_assert_null(strstr(err.msg, "s3cret"));
+    struct snapshot *s = source_snapshot(src);
+    cr_assert_not_null(s);
+    cr_assert_str_eq(s->source.url, "http://127.0.0.1:9/api/v1");
+    snapshot_release(s);
+    source_free(src);
+}

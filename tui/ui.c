@@ -305,6 +305,11 @@ void ui_request_retry(struct ui *ui, const char *job_id)
         return;
     }
     const struct job *j = &ui->snap->jobs[i];
+    /* A cut id could name another job: refuse rather than retry the wrong one. */
+    if (strlen(j->id) >= sizeof(ui->dlg_id) || strlen(j->job_name) >= sizeof(ui->dlg_name)) {
+        ui_error(ui, "this job's id is too long to retry from the console");
+        return;
+    }
     dialog_open(ui, DLG_RETRY, j->id, j->job_name);
 }
 
