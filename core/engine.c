@@ -320,6 +320,21 @@ static struct timespec mono_deadline(int64_t ms_from_now)
     return ts;
 }
 
+/*
+ * A spec duration at --speed. A tiny speed or a huge duration must not leave
+ * int64 (the cast would be undefined, on x86 a negative "run it now"): a year
+ * is as good as forever, and deadlines and fractions of it stay in range.
+ */
+#define SCALED_MAX_MS ((int64_t)366 * 24 * 3600 * 1000)
+
+static int64_t scaled_ms(const struct engine *e, int64_t ms)
+{
+    double v = (double)ms / e->speed;
+    if (!(v < (double)SCALED_MAX_MS))
+        return SCALED_MAX_MS;
+    return v > 0 ? (int64_t)v : 0;
+}
+
 /* Sleeps until mono time `until` unless the engine stops; true when stopped. */
 static bool sleep_until(struct engine *e, int64_t until)
 {
@@ -676,7 +691,7 @@ enum outcome { OUT_OK, OUT_FAILED, OUT_INTERRUPTED };
 static enum outcome run_simulated(struct engine *e, struct exec *x, int fd,
                                   const struct spec_job *sj, int attempt, const char **why)
 {
-    int64_t dur = (int64_t)((double)sj->sim_duration_ms / e->speed);
+    int64_t dur = scaled_ms(e, sj->sim_duration_ms);
     int64_t t0 = mono_ms();
     bool install = e->jobs[x->job].kind == KIND_INSTALL;
     if (install)
@@ -693,7 +708,8 @@ static enum outcome run_simulated(struct engine *e, struct exec *x, int fd,
     }
     if (dur > 0 && sleep_until(e, t0 + dur))
         return OUT_INTERRUPTED;
-    if (e->stopping)
+    /* Outside mu: stopping is not ours to read here, its atomic twin is. */
+    if (atomic_load(&e->cancel))
         return OUT_INTERRUPTED;
     if (attempt <= sj->sim_fail_first) {
         *why = "simulated failure";
@@ -838,7 +854,7 @@ static void run_one(struct engine *e, struct work w)
         e->dep.started_at = now;
     int64_t hold = 0;
     if (j->is_step) {
-        hold = j->sj && j->sj->hold_ms > 0 ? (int64_t)((double)j->sj->hold_ms / e->speed) : 0;
+        hold = j->sj && j->sj->hold_ms > 0 ? scaled_ms(e, j->sj->hold_ms) : 0;
         cutover_step_start(e->co, (size_t)j->step_index, now, e->co_epoch,
                            hold > 0 ? now + hold : 0);
     }
@@ -867,7 +883,7 @@ static void run_one(struct engine *e, struct work w)
     enum outcome out = OUT_OK;
     char why[512] = "";
     const struct spec_job *sj = j->sj;
-    if (e->stopping) {
+    if (atomic_load(&e->cancel)) {
         out = OUT_INTERRUPTED;
     } else if (sj && sj->run && !sj->simulated) {
         out = run_command(e, x, fd, sj, why, sizeof(why));
@@ -1588,7 +1604,7 @@ struct engine *engine_new(const struct spec *spec, const struct engine_config *c
     if (names && holds)
         for (size_t i = 0; i < e->n_steps; i++) {
             names[i] = spec->cutover.steps[i].name;
-            holds[i] = (int64_t)((double)spec->cutover.steps[i].hold_ms / e->speed);
+            holds[i] = scaled_ms(e, spec->cutover.steps[i].hold_ms);
         }
     e->co = names && holds ? cutover_new(names, holds, e->n_steps) : NULL;
     free(names);
@@ -2381,7 +2397,8 @@ int engine_log_page(struct engine *e, const char *execution_id, int64_t from_lin
     if (from_line >= first || !e->store) {
         int64_t from = from_line > first ? from_line : first;
         int64_t last = x->line_count;
-        if (from + limit - 1 < last)
+        /* fromLine comes from the URL: from + limit may not fit in int64. */
+        if (last - from >= limit)
             last = from + limit - 1;
         size_t cnt = last >= from ? (size_t)(last - from + 1) : 0;
         out->lines = arena_calloc(a, cnt ? cnt : 1, sizeof(*out->lines));

@@ -32,6 +32,7 @@ struct pending {
     int64_t at;
     char *json;
     char *phase;               /* cutover only */
+    size_t order;              /* position when added: ties keep it */
 };
 
 struct plist {
@@ -129,7 +130,8 @@ static void plist_add(struct plist *l, int64_t at, struct strbuf *json, const ch
         l->cap = cap;
     }
     char *ph = phase ? strdup(phase) : NULL;
-    l->v[l->n++] = (struct pending){at, sb_take(json), ph};
+    l->v[l->n] = (struct pending){at, sb_take(json), ph, l->n};
+    l->n++;
 }
 
 static int pending_cmp(const void *a, const void *b)
@@ -137,8 +139,11 @@ static int pending_cmp(const void *a, const void *b)
     const struct pending *x = a, *y = b;
     if (x->at != y->at)
         return x->at < y->at ? -1 : 1;
-    /* stable: the array index breaks ties (pointers into one array) */
-    return x < y ? -1 : (x > y);
+    /*
+     * qsort is not stable and moves elements while sorting, so their
+     * addresses say nothing about the original order: the recorded one does.
+     */
+    return x->order < y->order ? -1 : (x->order > y->order);
 }
 
 static const char *level_word(enum log_level l)

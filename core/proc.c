@@ -207,10 +207,15 @@ int proc_run(const struct proc_opts *o, proc_line_fn fn, void *ctx, struct proc_
     int64_t t0 = mono_ms();
     int64_t deadline = o->timeout_ms > 0 ? t0 + o->timeout_ms : -1;
     int64_t kill_at = -1;
-    bool reaped = false, term_sent = false, kill_sent = false;
-    int64_t reaped_at = 0;
+    /*
+     * The shell's exit is seen with WNOWAIT and it is reaped only at the end:
+     * while it is a zombie its pid, which is the group id, cannot be reused,
+     * so signalling the group never reaches an unrelated process.
+     */
+    bool exited = false, lost = false, term_sent = false, kill_sent = false;
+    int64_t exited_at = 0;
     int status = 0;
-    while (!reaped || st[0].fd >= 0 || st[1].fd >= 0) {
+    while (!exited || st[0].fd >= 0 || st[1].fd >= 0) {
         int64_t now = mono_ms();
         bool cancel = o->cancel && atomic_load(o->cancel);
         if (!term_sent && ((deadline >= 0 && now >= deadline) || cancel)) {
@@ -256,23 +261,29 @@ int proc_run(const struct proc_opts *o, proc_line_fn fn, void *ctx, struct proc_
                 s->fd = -1;
             }
         }
-        if (!reaped) {
-            pid_t w = waitpid(pid, &status, WNOHANG);
-            if (w == pid || (w < 0 && errno == ECHILD)) {
-                reaped = true;
-                reaped_at = mono_ms();
+        if (!exited) {
+            siginfo_t si;
+            memset(&si, 0, sizeof(si));
+            int w = waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT);
+            if ((w == 0 && si.si_pid == pid) || (w < 0 && errno == ECHILD)) {
+                exited = true;
+                lost = w < 0; /* reaped elsewhere: the group id is no longer ours */
+                exited_at = mono_ms();
             }
         }
         /*
-         * A background grandchild may hold the pipes after the shell exited:
-         * once killing was decided it dies with the group; otherwise its
-         * output is read briefly and then no longer waited for.
+         * Something still holds the pipes after the shell exited: a
+         * background child in the group, or one that left it (setsid). Once
+         * killing was decided the group dies now; either way the pipes are
+         * read briefly and then closed, so nothing outside the group can hold
+         * the job (and engine_stop) open.
          */
-        if (reaped && (st[0].fd >= 0 || st[1].fd >= 0)) {
-            if (term_sent && !kill_sent) {
+        if (exited && (st[0].fd >= 0 || st[1].fd >= 0)) {
+            if (term_sent && !kill_sent && !lost) {
                 kill(-pid, SIGKILL);
                 kill_sent = true;
-            } else if (!term_sent && mono_ms() - reaped_at > PROC_DRAIN_MS) {
+                exited_at = mono_ms();
+            } else if (mono_ms() - exited_at > PROC_DRAIN_MS) {
                 for (int i = 0; i < 2; i++)
                     if (st[i].fd >= 0) {
                         drain(&st[i], fn, ctx, true);
@@ -286,10 +297,16 @@ int proc_run(const struct proc_opts *o, proc_line_fn fn, void *ctx, struct proc_
         if (st[i].fd >= 0)
             close(st[i].fd);
     free(st);
-    if (!reaped)
-        waitpid(pid, &status, 0);
-    if (term_sent)
-        kill(-pid, SIGKILL); /* stragglers of the group */
+    /*
+     * The job ends with its group: whatever it left running in the background
+     * would otherwise outlive the job and the engine's stop. Also unblocks the
+     * wait below when polling failed before the shell exited.
+     */
+    if (!lost) {
+        kill(-pid, SIGKILL);
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+            ;
+    }
     if (WIFSIGNALED(status)) {
         out->signaled = true;
         out->term_signal = WTERMSIG(status);

@@ -7,7 +7,8 @@
  * becomes U+FFFD). A timeout or a cancel request sends SIGTERM to the group,
  * then SIGKILL after a grace period. Once the shell exited, output of any
  * background process it left behind is read for a short while, then the
- * pipes are closed so a daemonised child cannot hold the job open.
+ * pipes are closed so a daemonised child cannot hold the job open, and what
+ * is left of the group is killed: nothing of a job outlives it.
  *
  * Threading: proc_run blocks the calling thread until the child is reaped;
  * many threads may run children at once (every fd is close-on-exec). The

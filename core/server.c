@@ -1027,6 +1027,52 @@ static enum MHD_Result add_header_size(void *cls, enum MHD_ValueKind kind, const
     return MHD_YES;
 }
 
+/* How the request says its body is framed (every header line, duplicates too). */
+struct framing {
+    int n_length;              /* Content-Length lines */
+    const char *length;        /* the first one */
+    bool lengths_differ;
+    bool chunked;              /* a Transfer-Encoding line */
+};
+
+static enum MHD_Result scan_framing(void *cls, enum MHD_ValueKind kind, const char *key,
+                                    const char *value)
+{
+    (void)kind;
+    struct framing *f = cls;
+    const char *v = value ? value : "";
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
+        if (f->n_length++ == 0)
+            f->length = v;
+        else if (strcmp(f->length, v) != 0)
+            f->lengths_differ = true;
+    } else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+        f->chunked = true;
+    }
+    return MHD_YES;
+}
+
+/*
+ * 400 and the connection closed: with two answers to "where does this body
+ * end" a proxy in front of us may pick the other one and smuggle a request.
+ */
+static enum MHD_Result reply_ambiguous_framing(struct MHD_Connection *c)
+{
+    struct strbuf sb;
+    sb_init(&sb);
+    wire_encode_error(&sb, "bad-request", "ambiguous request body length");
+    if (sb.oom) {
+        sb_fini(&sb);
+        return MHD_NO;
+    }
+    size_t len = sb.len;
+    struct MHD_Response *r = make_response(sb_take(&sb), len, "application/json");
+    if (!r)
+        return MHD_NO;
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+    return queue(c, MHD_HTTP_BAD_REQUEST, r);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_data_size,
@@ -1053,9 +1099,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             return reply_error(c, MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE,
                                "request-header-too-large", NULL);
         }
+        struct framing fr = {0};
+        MHD_get_connection_values(c, MHD_HEADER_KIND, scan_framing, &fr);
+        if (fr.lengths_differ || (fr.n_length && fr.chunked)) {
+            r->answered = true;
+            return reply_ambiguous_framing(c);
+        }
         /* Refuse a declared oversized body before reading any of it. */
-        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-                                                     MHD_HTTP_HEADER_CONTENT_LENGTH);
+        const char *cl = fr.length;
         if (cl && strtoull(cl, NULL, 10) > srv->o.max_body) {
             r->answered = true;
             return reply_error(c, MHD_HTTP_CONTENT_TOO_LARGE, "request-too-large", NULL);
@@ -1182,11 +1233,50 @@ static int open_listener(const char *listen_addr, int *port_out, int *family, st
     return fd;
 }
 
+#define TOKEN_MAX (64 * 1024)
+
+/*
+ * The engine already runs jobs when the server starts: the secret's fd must
+ * be close-on-exec from the moment it exists, or a child spawned meanwhile
+ * inherits it (read_file's stdio open is not).
+ */
+static int read_token_file(const char *path, char **out, size_t *len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    char *buf = malloc(TOKEN_MAX + 1);
+    size_t n = 0;
+    int e = 0;
+    while (buf && n <= TOKEN_MAX) {
+        ssize_t r = read(fd, buf + n, TOKEN_MAX + 1 - n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            e = errno;
+        if (r <= 0)
+            break;
+        n += (size_t)r;
+    }
+    close(fd);
+    if (!buf || e || n > TOKEN_MAX) {
+        if (buf)
+            explicit_bzero(buf, n <= TOKEN_MAX ? n : TOKEN_MAX + 1);
+        free(buf);
+        errno = !buf ? ENOMEM : e ? e : EFBIG;
+        return -1;
+    }
+    buf[n] = '\0';
+    *out = buf;
+    *len = n;
+    return 0;
+}
+
 static int load_token(struct server *srv, const char *path, struct error *err)
 {
     char *buf = NULL;
     size_t len = 0;
-    if (read_file(path, 64 * 1024, &buf, &len) < 0) {
+    if (read_token_file(path, &buf, &len) < 0) {
         error_set(err, EXIT_USAGE, "--token-file %s: %s", path, strerror(errno));
         return -1;
     }
@@ -1194,6 +1284,7 @@ static int load_token(struct server *srv, const char *path, struct error *err)
                    buf[len - 1] == '\t'))
         buf[--len] = '\0';
     if (!len || memchr(buf, '\0', len)) {
+        explicit_bzero(buf, len);
         free(buf);
         error_set(err, EXIT_USAGE, "--token-file %s: empty or not a token", path);
         return -1;

@@ -420,7 +420,11 @@ static bool read_duration(struct loader *L, const char *key, int64_t *out)
     if (L->ev.type != YAML_SCALAR_EVENT || ev_is_null(L))
         return type_fail(L, "a duration", key);
     const char *v = (const char *)L->ev.data.scalar.value;
-    if (duration_parse(v, out) != 0)
+    /*
+     * duration_parse bounds each number, not their sum: past 32 characters
+     * enough huge parts could overflow it. No sane duration is that long.
+     */
+    if (L->ev.data.scalar.length > 32 || duration_parse(v, out) != 0)
         return fail(L, ev_mark(L), "bad duration \"%s\" for \"%s\" (use e.g. 5s, 10m, 1h30m, "
                     "250ms)", q0(L, v), key);
     return true;

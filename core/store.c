@@ -21,7 +21,19 @@ struct store {
     char *dir;                 /* owned */
     int lock_fd;               /* the dir itself, flock'ed while the store is open; -1 observing */
     bool observe;              /* read only: another process may own the dir */
+    bool index_dir_synced;     /* executions/<depId> is durably linked into the dir */
 };
+
+/* fsync of a directory, so the entries just made in it survive a crash. */
+static int fsync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int r = fsync(fd);
+    close(fd);
+    return r;
+}
 
 /* An observing store must never change the dir another process is running. */
 static bool refuse_write(const struct store *s, struct error *err)
@@ -116,6 +128,18 @@ struct store *store_open(const char *dir, bool fresh, struct error *err)
     if (mkdir_p(dir, 0700) != 0) {
         error_at(err, EXIT_USAGE, dir, 0, 0, "cannot create the state dir: %s", strerror(errno));
         return NULL;
+    }
+    if (!exists || fresh) {
+        /* A new dir must stay linked in its parent, or a crash loses all of it. */
+        char *parent = strdup(dir);
+        char *slash = parent ? strrchr(parent, '/') : NULL;
+        if (slash == parent)
+            slash[1] = '\0';
+        else if (slash)
+            *slash = '\0';
+        if (parent)
+            fsync_dir(slash ? parent : ".");
+        free(parent);
     }
     int fd = lock_dir(dir, err);
     if (fd < 0)
@@ -279,7 +303,8 @@ static int load_index(const cJSON *root, const char *path, struct store_state *s
     cJSON_ArrayForEach(it, execs) {
         const char *id = cJSON_IsObject(it) ? jstr(it, "id") : "";
         int s = exec_status_parse(jstr(it, "status"));
-        if (strlen(id) != 32 || s < 0) {
+        /* The id names a log file that recovery truncates: hex only, never a path. */
+        if (strlen(id) != 32 || strspn(id, "0123456789abcdef") != 32 || s < 0) {
             error_at(err, EXIT_USAGE, path, 0, 0, "corrupted state file (executions[%zu])", i);
             return -1;
         }
@@ -511,6 +536,22 @@ int store_write_index(struct store *s, const char *dep_id, const struct job *job
         error_at(err, EXIT_FAILED, dir, 0, 0, "cannot create: %s", strerror(errno));
         goto out;
     }
+    /*
+     * The rename below fsyncs only executions/<depId>; the entries that link
+     * it into the state dir must be durable too, or a crash could lose the
+     * whole index (every finished result) while deployment.json survives.
+     */
+    if (!s->index_dir_synced) {
+        char *ex = path_join(s->dir, "executions", NULL);
+        if (!ex || fsync_dir(ex) != 0 || fsync_dir(s->dir) != 0) {
+            error_at(err, EXIT_FAILED, dir, 0, 0, "cannot sync: %s",
+                     ex ? strerror(errno) : "out of memory");
+            free(ex);
+            goto out;
+        }
+        free(ex);
+        s->index_dir_synced = true;
+    }
     sb_printf(&sb, "{\"formatVersion\":%d,\"deploymentId\":", STORE_FORMAT_VERSION);
     sb_json_str(&sb, dep_id);
     sb_puts(&sb, ",\"jobs\":[");
@@ -693,47 +734,78 @@ static int parse_line(const char *p, size_t len, int64_t ln, struct arena *a, st
     return l->message ? 0 : -1;
 }
 
+/* A log line longer than this is not ours (ours stay far below): it reads as empty. */
+#define STORE_LOG_LINE_MAX ((size_t)1 << 20)
+
+/*
+ * Streams the file instead of reading it whole: a page costs memory for its
+ * own lines only, however long the log (a page is requested per HTTP call).
+ */
 int store_log_read(struct store *s, const char *dep_id, const char *exec_id, int64_t from_line,
                    int64_t limit, struct arena *a, struct log_line **out, size_t *n)
 {
     *out = NULL;
     *n = 0;
-    char *path = log_path(s, dep_id, exec_id);
-    if (!path)
-        return -1;
-    char *data;
-    size_t len;
-    int rc = read_file(path, STORE_MAX_JSON, &data, &len);
-    free(path);
-    if (rc != 0)
-        return -1;
     if (from_line < 1)
         from_line = 1;
-    struct log_line *lines = arena_calloc(a, limit > 0 ? (size_t)limit : 1, sizeof(*lines));
-    if (!lines) {
-        free(data);
+    int fd = log_open_read(s, dep_id, exec_id);
+    if (fd < 0)
         return -1;
-    }
-    size_t pos = 0;
-    int64_t ln = 0;
-    while (pos < len && (int64_t)*n < limit) {
-        char *nl = memchr(data + pos, '\n', len - pos);
-        if (!nl)
-            break; /* torn tail */
-        size_t end = (size_t)(nl - data);
-        ln++;
-        if (ln >= from_line) {
-            if (parse_line(data + pos, end - pos, ln, a, &lines[*n]) != 0) {
-                free(data);
-                return -1;
+    struct log_line *lines = arena_calloc(a, limit > 0 ? (size_t)limit : 1, sizeof(*lines));
+    char *buf = malloc(65536);
+    struct strbuf cur; /* the line being assembled across reads (wanted lines only) */
+    sb_init(&cur);
+    int rc = -1;
+    if (!lines || !buf)
+        goto out;
+    int64_t ln = 1;       /* number of the line being read */
+    bool too_long = false;
+    while ((int64_t)*n < limit) {
+        ssize_t r = read(fd, buf, 65536);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            goto out;
+        if (r == 0)
+            break; /* a last line without its newline is a torn tail: skipped */
+        size_t pos = 0;
+        while (pos < (size_t)r && (int64_t)*n < limit) {
+            char *nl = memchr(buf + pos, '\n', (size_t)r - pos);
+            size_t end = nl ? (size_t)(nl - buf) : (size_t)r;
+            if (ln >= from_line && !too_long) {
+                if (cur.len + (end - pos) > STORE_LOG_LINE_MAX) {
+                    too_long = true;
+                    sb_reset(&cur);
+                } else {
+                    sb_append(&cur, buf + pos, end - pos);
+                    if (cur.oom)
+                        goto out;
+                }
             }
-            (*n)++;
+            if (!nl)
+                break;
+            if (ln >= from_line) {
+                const char *p = too_long ? "" : (cur.buf ? cur.buf : "");
+                size_t len = too_long ? 0 : cur.len;
+                if (parse_line(p, len, ln, a, &lines[*n]) != 0)
+                    goto out;
+                (*n)++;
+            }
+            sb_reset(&cur);
+            too_long = false;
+            ln++;
+            pos = end + 1;
         }
-        pos = end + 1;
     }
-    free(data);
     *out = lines;
-    return 0;
+    rc = 0;
+out:
+    if (rc != 0)
+        *n = 0;
+    sb_fini(&cur);
+    free(buf);
+    close(fd);
+    return rc;
 }
 
 int store_log_tail(struct store *s, const char *dep_id, const char *exec_id, size_t max_lines,

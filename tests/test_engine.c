@@ -7,6 +7,7 @@
 #include "snapshot.h"
 #include "helpers/testutil.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -278,6 +279,21 @@ Test(engine, speed_scales_simulated_jobs)
     spec_free(sp);
 }
 
+/* A tiny --speed stretches simulated time: out of int64 it must not become "now". */
+Test(engine, tiny_speed_is_slow_not_instant)
+{
+    struct spec *sp = load(HEAD "groups:\n  - name: g\n    jobs:\n"
+                                "      - {name: s, simulate: {duration: 1s, logs: [a]}}\n"
+                                "cutover:\n  steps:\n    - {name: h, hold: 600s}\n");
+    struct engine *e = start(sp, 1e-300, false);
+    usleep(300 * 1000);
+    struct snapshot *s = tu_snap(e, NULL);
+    cr_assert_eq(job_named(s, "s")->status, JOB_RUNNING);
+    snapshot_release(s);
+    engine_free(e);
+    spec_free(sp);
+}
+
 Test(engine, sim_fail_first_with_retries)
 {
     struct spec *sp = load(HEAD "groups:\n  - name: g\n    jobs:\n"
@@ -399,6 +415,12 @@ Test(engine, log_page_clamping)
     cr_assert_eq(pg.n_lines, 2);
     cr_assert_str_eq(pg.lines[1].message, "10");
     cr_assert_eq(engine_log_page(e, xid, 11, 99999, a, &pg), 0);
+    cr_assert_eq(pg.n_lines, 0);
+    cr_assert_eq(pg.total, 10);
+    /* fromLine is the client's: near INT64_MAX the page end must not overflow (UBSan). */
+    cr_assert_eq(engine_log_page(e, xid, INT64_MAX, 5000, a, &pg), 0);
+    cr_assert_eq(pg.n_lines, 0);
+    cr_assert_eq(engine_log_page(e, xid, INT64_MAX - 3, 5000, a, &pg), 0);
     cr_assert_eq(pg.n_lines, 0);
     cr_assert_eq(pg.total, 10);
     cr_assert_eq(engine_log_page(e, "00000000000000000000000000000000", 1, 1, a, &pg), 404);

@@ -186,6 +186,28 @@ Test(events, first_feed_replays_a_finished_deployment_in_time_order)
     events_free(ev);
 }
 
+/* Equal stamps (fast jobs, coarse clocks) replay in the order the events were derived. */
+Test(events, first_feed_replay_keeps_order_of_equal_times)
+{
+    struct events *ev = events_new(0, 0);
+    struct pic p = {.tofu = JOB_SUCCEEDED, .cilium = JOB_SUCCEEDED, .tofu_exec = "a",
+                    .cilium_exec = "b", .dep_status = "ready"};
+    struct snapshot *s = make(&p, 7);
+    s->jobs[1].started_at = s->jobs[1].finished_at = 1000;
+    s->jobs[3].started_at = s->jobs[3].finished_at = 1000;
+    s->deployment.finished_at = 1000;
+    events_feed(ev, s);
+    snapshot_release(s);
+    cJSON *arr = dep_events(ev);
+    cr_assert_eq(cJSON_GetArraySize(arr), 5);
+    const char *phases[] = {"tofu-init", "tofu-init", "component", "component", "deployment"};
+    for (int i = 0; i < 5; i++)
+        cr_expect_str_eq(field(cJSON_GetArrayItem(arr, i), "phase"), phases[i]);
+    cr_expect_str_eq(field(cJSON_GetArrayItem(arr, 3), "state"), "installed");
+    cJSON_Delete(arr);
+    events_free(ev);
+}
+
 Test(events, blocked_job_reports_failed_without_an_execution)
 {
     struct events *ev = events_new(0, 0);

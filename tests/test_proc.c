@@ -3,9 +3,12 @@
 
 #include "proc.h"
 
+#include <dirent.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 struct lines {
     char *text[256];
@@ -173,16 +176,89 @@ Test(proc, cancel_flag)
     lines_free(&l);
 }
 
+/* A live (not zombie) process whose process group is pgid exists. */
+static bool group_alive(pid_t pgid)
+{
+    DIR *d = opendir("/proc");
+    if (!d)
+        return false;
+    bool alive = false;
+    struct dirent *de;
+    while (!alive && (de = readdir(d))) {
+        char path[300], buf[512];
+        snprintf(path, sizeof(path), "/proc/%s/stat", de->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue;
+        size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+        fclose(f);
+        buf[n] = 0;
+        /* pid (comm) state ppid pgrp: comm may hold spaces, so parse after ')'. */
+        const char *p = strrchr(buf, ')');
+        char state;
+        int ppid, pgrp;
+        if (p && sscanf(p + 1, " %c %d %d", &state, &ppid, &pgrp) == 3 && pgrp == pgid &&
+            state != 'Z' && state != 'X')
+            alive = true;
+    }
+    closedir(d);
+    return alive;
+}
+
+static bool group_gone_within(pid_t pgid, int ms)
+{
+    for (int t = 0; t < ms; t += 20) {
+        if (!group_alive(pgid))
+            return true;
+        usleep(20 * 1000);
+    }
+    return !group_alive(pgid);
+}
+
 Test(proc, background_child_does_not_hold_the_job)
 {
     struct lines l;
     struct proc_result r;
+    int64_t t0 = mono_ms();
     cr_assert_eq(run("sleep 30 & echo $$", &l, &r, 0), 0);
+    cr_assert_lt(mono_ms() - t0, 5000);
     cr_assert_eq(r.exit_code, 0);
     cr_assert_not(r.timed_out);
     cr_assert_eq(l.n, 1);
     pid_t group = (pid_t)atoi(l.text[0]);
     cr_assert_gt(group, 1);
-    kill(-group, SIGKILL); /* the leftover sleep */
+    /* The leftover sleep ends with the job rather than outliving it (and the engine). */
+    bool gone = group_gone_within(group, 2000);
+    kill(-group, SIGKILL);
+    cr_assert(gone, "a background child of the job is still running");
+    lines_free(&l);
+}
+
+Test(proc, background_child_without_output_ends_with_the_job)
+{
+    struct lines l;
+    struct proc_result r;
+    cr_assert_eq(run("sleep 30 >/dev/null 2>&1 & echo $$", &l, &r, 0), 0);
+    cr_assert_eq(l.n, 1);
+    pid_t group = (pid_t)atoi(l.text[0]);
+    cr_assert_gt(group, 1);
+    bool gone = group_gone_within(group, 2000);
+    kill(-group, SIGKILL);
+    cr_assert(gone, "a background child of the job is still running");
+    lines_free(&l);
+}
+
+Test(proc, timeout_does_not_wait_for_a_child_that_left_the_group, .timeout = 20)
+{
+    struct lines l;
+    struct proc_result r;
+    int64_t t0 = mono_ms();
+    /* setsid: the child escapes the group's SIGKILL but still holds stdout. */
+    cr_assert_eq(run("setsid sleep 30 & echo $!; sleep 100", &l, &r, 300), 0);
+    int64_t took = mono_ms() - t0;
+    if (l.n >= 1 && atoi(l.text[0]) > 1)
+        kill((pid_t)atoi(l.text[0]), SIGKILL);
+    cr_assert(r.timed_out);
+    cr_assert_lt(took, 5000, "proc_run waited %lld ms for an escaped child", (long long)took);
     lines_free(&l);
 }

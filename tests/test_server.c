@@ -15,12 +15,15 @@
 #include <arpa/inet.h>
 #include <cJSON.h>
 #include <curl/curl.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -815,6 +818,51 @@ Test(server, bad_requests_get_the_right_codes)
     resp_free(&r);
 }
 
+/* Sends raw bytes on a fresh connection; the status code of the first answer (0: none). */
+static int raw_status(const char *req)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)fx.port)};
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    struct timeval tv = {3, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    cr_assert_eq(write(fd, req, strlen(req)), (ssize_t)strlen(req));
+    char buf[256];
+    size_t got = 0;
+    while (got < 12) {
+        ssize_t r = read(fd, buf + got, sizeof(buf) - 1 - got);
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+    }
+    close(fd);
+    buf[got] = '\0';
+    int code = 0;
+    return sscanf(buf, "HTTP/1.%*d %d", &code) == 1 ? code : 0;
+}
+
+/* Two answers to "where does the body end" are refused: that is how requests get smuggled. */
+Test(server, ambiguous_body_length_refused)
+{
+    cr_expect_eq(raw_status("POST /api/v1/sovereign/cutover/start HTTP/1.1\r\nHost: x\r\n"
+                            "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"
+                            "0\r\n\r\n"),
+                 400);
+    cr_expect_eq(raw_status("POST /api/v1/sovereign/cutover/start HTTP/1.1\r\nHost: x\r\n"
+                            "Content-Length: 2\r\nContent-Length: 40\r\n\r\n{}"),
+                 400);
+    /* The same length twice is only redundant. */
+    cr_expect_eq(raw_status("GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n"
+                            "Content-Length: 0\r\n\r\n"),
+                 200);
+    struct resp r;
+    get("/healthz", &r);
+    cr_expect_eq(r.status, 200, "still answering");
+    resp_free(&r);
+}
+
 Test(server, idle_connections_do_not_block_service)
 {
     enum { N = 200 };
@@ -899,6 +947,69 @@ Test(auth, cutover_without_steps_is_424, .timeout = 60)
     post("/api/v1/sovereign/cutover/start", &r);
     expect_error(&r, 424, "no-steps-found");
     resp_free(&r);
+    fx_stop();
+}
+
+struct bg_start {
+    const char *token_file;
+    struct server *srv;
+};
+
+static void *bg_start_main(void *arg)
+{
+    struct bg_start *b = arg;
+    struct server_options o = {.listen = "127.0.0.1:0", .token_file = b->token_file};
+    struct error err;
+    error_clear(&err);
+    b->srv = server_start(fx.src, fx.e, &o, &err);
+    return NULL;
+}
+
+/* The fd of path open in this process other than skip, or -1. */
+static int fd_open_on(const char *path, int skip)
+{
+    for (int fd = 0; fd < 1024; fd++) {
+        char link[64], target[256];
+        snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+        ssize_t n = readlink(link, target, sizeof(target) - 1);
+        if (n <= 0 || fd == skip)
+            continue;
+        target[n] = '\0';
+        if (strcmp(target, path) == 0)
+            return fd;
+    }
+    return -1;
+}
+
+/*
+ * Jobs already run when the server reads its token: the secret's fd must be
+ * close-on-exec while it is open, or a child spawned meanwhile inherits it.
+ * A FIFO holds the read open until the test has looked.
+ */
+Test(auth, token_file_fd_is_close_on_exec, .timeout = 60)
+{
+    fx_start();
+    char path[64];
+    snprintf(path, sizeof(path), "/tmp/ctui-fifo-%d", (int)getpid());
+    unlink(path);
+    cr_assert_eq(mkfifo(path, 0600), 0);
+    struct bg_start b = {.token_file = path};
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, bg_start_main, &b), 0);
+    int w = open(path, O_WRONLY); /* returns once the server opened it to read */
+    cr_assert_geq(w, 0);
+    int fd = -1;
+    for (int i = 0; i < 200 && (fd = fd_open_on(path, w)) < 0; i++)
+        sleep_ms(10);
+    int flags = fd >= 0 ? fcntl(fd, F_GETFD) : -1;
+    cr_assert_eq(write(w, "s3cret\n", 7), 7);
+    close(w);
+    pthread_join(t, NULL);
+    unlink(path);
+    cr_assert_geq(fd, 0, "the token file was never seen open");
+    cr_expect(flags >= 0 && (flags & FD_CLOEXEC), "token fd %d lacks FD_CLOEXEC", fd);
+    cr_assert_not_null(b.srv);
+    server_stop(b.srv);
     fx_stop();
 }
 

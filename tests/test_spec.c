@@ -650,6 +650,10 @@ Test(spec_errors, bad_durations)
                  "simulate: {duration: -1s}}]}]\n", 2, 58, "bad duration \"-1s\"");
     expect_error("sovereign: {name: x}\ncutover: {steps: [{name: e, hold: ten}]}\n", 2, 35,
                  "bad duration \"ten\" for \"hold\"");
+    /* Each part is in range, their sum is not: refused, never wrapped (or UB). */
+    expect_error("sovereign: {name: x}\ngroups: [{name: g, jobs: [{name: a, timeout: "
+                 "999999999999h999999999999h999999999999h}]}]\n",
+                 2, 46, "bad duration \"999999999999h999999999999h999999999999h\"");
 }
 
 Test(spec_errors, negative_retries)

@@ -205,6 +205,35 @@ Test(store, corrupted_index_refused_untouched)
     tu_rm_rf(base);
 }
 
+/* An execution id is a log file name: one that walks out of the dir is corruption. */
+Test(store, exec_id_with_path_refused)
+{
+    char base[64], dir[128], dep[80], p[512], victim[512];
+    tu_tmpdir("store", base, sizeof(base));
+    snprintf(dir, sizeof(dir), "%s/state", base);
+    run_basic(dir, dep, sizeof(dep));
+    /* executions/<dep>/ + this 32-byte id + ".log" is <base>/victim.log */
+    const char *id = "././././././././../../..//victim";
+    cr_assert_eq(strlen(id), 32);
+    snprintf(victim, sizeof(victim), "%s/victim.log", base);
+    const char *keep = "precious\ntorn tail";
+    cr_assert_eq(write_file_atomic(victim, keep, strlen(keep), 0600), 0);
+    snprintf(p, sizeof(p), "%s/executions/%s/index.json", dir, dep);
+    char doc[512];
+    snprintf(doc, sizeof(doc),
+             "{\"formatVersion\":1,\"deploymentId\":\"%s\",\"jobs\":[],\"executions\":"
+             "[{\"id\":\"%s\",\"jobId\":\"%s:one\",\"status\":\"running\"}]}",
+             dep, id, dep);
+    cr_assert_eq(write_file_atomic(p, doc, strlen(doc), 0600), 0);
+    expect_refused(dir, "index.json");
+    char *data;
+    size_t len;
+    cr_assert_eq(read_file(victim, 4096, &data, &len), 0);
+    cr_assert_eq(len, strlen(keep), "a file outside the state dir was rewritten");
+    free(data);
+    tu_rm_rf(base);
+}
+
 Test(store, newer_format_refused)
 {
     char base[64], dir[128], dep[80], p[512];
@@ -294,6 +323,50 @@ Test(store, log_read_and_repair)
     cr_assert_eq(lines[0].level, LOG_WARN);
     cr_assert_str_eq(lines[0].message, "line \"3\"");
     cr_assert_eq(lines[0].timestamp, 3000);
+    arena_free(a);
+    store_free(st);
+    tu_rm_rf(base);
+}
+
+/*
+ * A page costs its own lines, not the whole log: a log far past what fits in
+ * memory at once (a sparse 1 GiB tail here) still serves its first pages, and
+ * a line longer than one read is put together.
+ */
+Test(store, log_read_streams_a_huge_log)
+{
+    char base[64];
+    tu_tmpdir("store", base, sizeof(base));
+    struct error err;
+    struct store *st = store_open(base, false, &err);
+    cr_assert_not_null(st);
+    const char *xid = "0123456789abcdef0123456789abcdef";
+    int fd = store_log_open(st, "dep", xid);
+    cr_assert_geq(fd, 0);
+    char *big = malloc(150001);
+    cr_assert_not_null(big);
+    memset(big, 'x', 150000);
+    big[150000] = 0;
+    for (int i = 1; i <= 3; i++) {
+        struct log_line l = {i, 1000 * i, LOG_INFO, i == 2 ? big : "short"};
+        cr_assert_eq(store_log_append(fd, &l), 0);
+    }
+    struct stat sb;
+    cr_assert_eq(fstat(fd, &sb), 0);
+    cr_assert_eq(ftruncate(fd, ((off_t)1 << 30) + sb.st_size), 0);
+    close(fd);
+    struct arena *a = arena_new();
+    struct log_line *lines;
+    size_t n;
+    cr_assert_eq(store_log_read(st, "dep", xid, 1, 3, a, &lines, &n), 0);
+    cr_assert_eq(n, 3);
+    cr_assert_eq(strlen(lines[1].message), 150000);
+    cr_assert_eq(lines[1].line_number, 2);
+    cr_assert_str_eq(lines[2].message, "short");
+    cr_assert_eq(store_log_read(st, "dep", xid, 3, 1, a, &lines, &n), 0);
+    cr_assert_eq(n, 1);
+    cr_assert_eq(lines[0].line_number, 3);
+    free(big);
     arena_free(a);
     store_free(st);
     tu_rm_rf(base);
