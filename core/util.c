@@ -219,6 +219,9 @@ int duration_parse(const char *s, int64_t *out)
         } else {
             return -1;
         }
+        /* v <= 1e12 and unit <= 3.6e6 fit in int64; the sum must not wrap either. */
+        if (v * unit > INT64_MAX - total)
+            return -1;
         total += v * unit;
     }
     *out = total;
@@ -424,7 +427,8 @@ int read_file(const char *path, size_t max, char **out, size_t *len)
 {
     *out = NULL;
     *len = 0;
-    FILE *f = fopen(path, "rb");
+    /* "e": close-on-exec, so a job started meanwhile never inherits the fd. */
+    FILE *f = fopen(path, "rbe");
     if (!f)
         return -1;
     struct strbuf sb;
@@ -471,7 +475,9 @@ int write_file_atomic(const char *path, const void *data, size_t len, int mode)
         errno = ENAMETOOLONG;
         return -1;
     }
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    /* A stale temp file from a crash would keep its own mode under O_TRUNC. */
+    unlink(tmp);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
     if (fd < 0)
         return -1;
     const char *p = data;

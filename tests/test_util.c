@@ -1,0 +1,198 @@
+/* util, arena and model: time and duration text, JSON strings, atomic files, tables. */
+#include <criterion/criterion.h>
+
+#include "arena.h"
+#include "model.h"
+#include "util.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+Test(util, time_parse_forms)
+{
+    int64_t t;
+    cr_assert_eq(time_parse("2026-05-12T09:02:30Z", &t), 0);
+    cr_assert_eq(t, INT64_C(1778576550000));
+    cr_assert_eq(time_parse("2026-05-12T09:02:30.114Z", &t), 0);
+    cr_assert_eq(t, INT64_C(1778576550114));
+    /* Nanosecond fractions are cut to milliseconds. */
+    cr_assert_eq(time_parse("2026-05-12T09:02:30.114999999Z", &t), 0);
+    cr_assert_eq(t, INT64_C(1778576550114));
+    cr_assert_eq(time_parse("2026-05-12T11:02:30+02:00", &t), 0);
+    cr_assert_eq(t, INT64_C(1778576550000));
+    /* Go's zero time and "" are "absent". */
+    cr_assert_eq(time_parse("0001-01-01T00:00:00Z", &t), 0);
+    cr_assert_eq(t, 0);
+    cr_assert_eq(time_parse("", &t), 0);
+    cr_assert_eq(t, 0);
+    cr_assert_eq(time_parse("yesterday", &t), -1);
+    cr_assert_eq(time_parse("2026-13-12T09:02:30Z", &t), -1);
+    cr_assert_eq(time_parse("2026-05-12T09:02:30", &t), -1);
+    cr_assert_eq(time_parse("2026-05-12T09:02:30.Z", &t), -1);
+    cr_assert_eq(time_parse("2026-05-12T09:02:30Zjunk", &t), -1);
+}
+
+Test(util, time_format_round_trips)
+{
+    char buf[40];
+    cr_assert_str_eq(time_format(INT64_C(1778576550000), buf, sizeof(buf)),
+                     "2026-05-12T09:02:30Z");
+    cr_assert_str_eq(time_format(INT64_C(1778576550114), buf, sizeof(buf)),
+                     "2026-05-12T09:02:30.114Z");
+    int64_t back;
+    cr_assert_eq(time_parse(buf, &back), 0);
+    cr_assert_eq(back, INT64_C(1778576550114));
+    cr_assert_str_eq(time_format_hms(INT64_C(1778576550114), buf, sizeof(buf)), "09:02:30");
+}
+
+Test(util, durations)
+{
+    int64_t ms;
+    cr_assert_eq(duration_parse("5s", &ms), 0);
+    cr_assert_eq(ms, 5000);
+    cr_assert_eq(duration_parse("10m", &ms), 0);
+    cr_assert_eq(ms, 600000);
+    cr_assert_eq(duration_parse("1h30m", &ms), 0);
+    cr_assert_eq(ms, 5400000);
+    cr_assert_eq(duration_parse("250ms", &ms), 0);
+    cr_assert_eq(ms, 250);
+    cr_assert_eq(duration_parse("", &ms), -1);
+    cr_assert_eq(duration_parse("5", &ms), -1);
+    cr_assert_eq(duration_parse("-5s", &ms), -1);
+    cr_assert_eq(duration_parse("5x", &ms), -1);
+    cr_assert_eq(duration_parse("1.5s", &ms), -1);
+    /* Each number is bounded and so is the sum: no wrap into a negative duration. */
+    cr_assert_eq(duration_parse("9999999999999h", &ms), -1);
+    cr_assert_eq(duration_parse("999999999999h999999999999h999999999999h", &ms), -1);
+    char buf[32];
+    cr_assert_str_eq(duration_format(12000, buf, sizeof(buf)), "12s");
+    cr_assert_str_eq(duration_format(84000, buf, sizeof(buf)), "1m 24s");
+    cr_assert_str_eq(duration_format(7500000, buf, sizeof(buf)), "2h 5m");
+    cr_assert_str_eq(duration_format(-1, buf, sizeof(buf)), "-");
+}
+
+Test(util, json_strings_are_escaped_and_valid_utf8)
+{
+    struct strbuf sb;
+    sb_init(&sb);
+    sb_json_str(&sb, "a\"b\\c\n\x1b[31m\xff\xc3\xa9");
+    cr_assert_str_eq(sb.buf, "\"a\\\"b\\\\c\\n\\u001b[31m\xef\xbf\xbd\xc3\xa9\"");
+    sb_reset(&sb);
+    sb_json_str(&sb, NULL);
+    cr_assert_str_eq(sb.buf, "\"\"");
+    sb_fini(&sb);
+}
+
+Test(util, utf8_decoder)
+{
+    uint32_t cp;
+    cr_assert_eq(utf8_decode((const unsigned char *)"\xc3\xa9", 2, &cp), 2);
+    cr_assert_eq(cp, 0xe9);
+    cr_assert_eq(utf8_decode((const unsigned char *)"\xe2\x9c\x93", 3, &cp), 3);
+    cr_assert_eq(cp, 0x2713);
+    /* overlong, surrogate, truncated, lone continuation */
+    cr_assert_eq(utf8_decode((const unsigned char *)"\xc0\xaf", 2, &cp), 0);
+    cr_assert_eq(utf8_decode((const unsigned char *)"\xed\xa0\x80", 3, &cp), 0);
+    cr_assert_eq(utf8_decode((const unsigned char *)"\xe2\x9c", 2, &cp), 0);
+    cr_assert_eq(utf8_decode((const unsigned char *)"\x80", 1, &cp), 0);
+}
+
+Test(util, atomic_write_modes_and_replace)
+{
+    char dir[] = "/tmp/catalyst-util-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    char sub[128], path[160];
+    snprintf(sub, sizeof(sub), "%s/a/b", dir);
+    cr_assert_eq(mkdir_p(sub, 0700), 0);
+    struct stat st;
+    cr_assert_eq(stat(sub, &st), 0);
+    cr_assert_eq(st.st_mode & 0777, 0700);
+    snprintf(path, sizeof(path), "%s/f.json", sub);
+    /* A stale temp file with a wide mode must not lend it to the result. */
+    char tmp[200];
+    snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT, 0666);
+    cr_assert_geq(fd, 0);
+    fchmod(fd, 0666);
+    close(fd);
+    cr_assert_eq(write_file_atomic(path, "one", 3, 0600), 0);
+    cr_assert_eq(write_file_atomic(path, "second", 6, 0600), 0);
+    cr_assert_eq(stat(path, &st), 0);
+    cr_assert_eq(st.st_mode & 0777, 0600);
+    char *data;
+    size_t len;
+    cr_assert_eq(read_file(path, 64, &data, &len), 0);
+    cr_assert_eq(len, 6);
+    cr_assert_eq(memcmp(data, "second", 6), 0);
+    free(data);
+    cr_assert_eq(access(tmp, F_OK), -1);
+    /* Bounded read */
+    cr_assert_eq(read_file(path, 3, &data, &len), -1);
+    char cmd[200];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    cr_assert_eq(system(cmd), 0);
+}
+
+Test(util, error_format_with_location)
+{
+    struct error e;
+    char buf[1400];
+    error_at(&e, EXIT_USAGE, "s.yaml", 3, 7, "unknown key \"x\"");
+    cr_assert_str_eq(error_format(&e, buf, sizeof(buf)), "s.yaml:3:7: unknown key \"x\"");
+    cr_assert_eq(e.code, EXIT_USAGE);
+    error_set(&e, EXIT_API, "down");
+    cr_assert_str_eq(error_format(&e, buf, sizeof(buf)), "down");
+}
+
+Test(util, ids_are_lowercase_hex)
+{
+    char a[33], b[33];
+    id_hex(a, 16);
+    id_hex(b, 16);
+    cr_assert_eq(strlen(a), 32);
+    cr_assert_eq(strspn(a, "0123456789abcdef"), 32);
+    cr_assert_str_neq(a, b);
+}
+
+Test(arena, strings_and_big_blocks)
+{
+    struct arena *a = arena_new();
+    cr_assert_str_eq(arena_strdup(a, NULL), "");
+    char *p = arena_printf(a, "%s-%d", "job", 7);
+    cr_assert_str_eq(p, "job-7");
+    /* A block bigger than a chunk, then small ones still work and stay aligned. */
+    unsigned char *big = arena_alloc(a, 200000);
+    cr_assert_not_null(big);
+    cr_assert_eq(big[199999], 0);
+    for (int i = 0; i < 1000; i++) {
+        void *q = arena_alloc(a, 24);
+        cr_assert_eq((uintptr_t)q % 16, 0);
+    }
+    cr_assert_null(arena_calloc(a, SIZE_MAX / 2, 4));
+    cr_assert_geq(arena_used(a), 200000 + 1000 * 32);
+    arena_free(a);
+}
+
+Test(model, tables_and_kind_backfill)
+{
+    cr_assert_eq(job_status_parse("succeeded"), JOB_SUCCEEDED);
+    cr_assert_eq(job_status_parse("done"), -1);
+    cr_assert_str_eq(job_status_name(JOB_FAILING), "failing");
+    cr_assert_eq(job_kind_from_name("cutover-step-gitea-mirror", false), KIND_STEP);
+    cr_assert_eq(job_kind_from_name("mutation-create-pool", false), KIND_MUTATION);
+    cr_assert_eq(job_kind_from_name("install-cilium", false), KIND_INSTALL);
+    cr_assert_eq(job_kind_from_name("reconciler-x", false), KIND_RECONCILER);
+    cr_assert_eq(job_kind_from_name("reconcile-x", false), KIND_RECONCILE);
+    cr_assert_eq(job_kind_from_name("tofu-plan", false), KIND_LIFECYCLE);
+    cr_assert_eq(job_kind_from_name("bootstrap-kit", true), KIND_GROUP);
+    cr_assert_eq(log_level_parse("warning"), LOG_WARN);
+    cr_assert_eq(log_level_parse("ERROR"), LOG_ERROR);
+    cr_assert_eq(log_level_parse("whatever"), LOG_INFO);
+    cr_assert_eq(step_result_parse(""), STEP_PENDING);
+    cr_assert_eq(step_result_parse("skipped"), STEP_SKIPPED);
+    cr_assert_str_eq(sov_state_name(SOV_SOVEREIGN), "sovereign");
+}
