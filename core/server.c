@@ -903,7 +903,7 @@ static bool token_ok(const struct server *srv, const char *got)
     return diff == 0;
 }
 
-static bool authorized(const struct server *srv, struct MHD_Connection *c)
+static bool authorized(const struct server *srv, struct MHD_Connection *c, bool is_get)
 {
     if (!srv->token)
         return true;
@@ -915,7 +915,10 @@ static bool authorized(const struct server *srv, struct MHD_Connection *c)
             h++;
         return token_ok(srv, h);
     }
-    /* EventSource clients cannot set headers (WIRE §1.3). */
+    /* EventSource clients cannot set headers (WIRE §1.3); a mutation must use the header,
+     * so a token in a URL (logs, history, Referer) never authorises a change. */
+    if (!is_get)
+        return false;
     const char *q = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "access_token");
     return q && token_ok(srv, q);
 }
@@ -947,10 +950,10 @@ static enum MHD_Result dispatch(struct server *srv, struct MHD_Connection *c, co
         return reply_error(c, MHD_HTTP_NOT_FOUND, "not-found", NULL);
     if (strcmp(method, "OPTIONS") == 0)
         return reply_allow(c, MHD_HTTP_NO_CONTENT, rt->post);
-    if (!rt->public_ && !authorized(srv, c))
-        return reply_error(c, MHD_HTTP_UNAUTHORIZED, "unauthenticated", NULL);
     bool is_get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
     bool is_post = strcmp(method, "POST") == 0;
+    if (!rt->public_ && !authorized(srv, c, is_get))
+        return reply_error(c, MHD_HTTP_UNAUTHORIZED, "unauthenticated", NULL);
     if (rt->post ? !is_post : !is_get)
         return reply_allow(c, MHD_HTTP_METHOD_NOT_ALLOWED, rt->post);
     if (rt->post && srv->o.read_only)

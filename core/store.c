@@ -129,6 +129,12 @@ struct store *store_open(const char *dir, bool fresh, struct error *err)
         error_at(err, EXIT_USAGE, dir, 0, 0, "cannot create the state dir: %s", strerror(errno));
         return NULL;
     }
+    /* A dir the operator made by hand holds logs and secrets' neighbours: 0700 like ours. */
+    if (exists && !fresh && (sb.st_mode & 077) && chmod(dir, 0700) != 0) {
+        error_at(err, EXIT_USAGE, dir, 0, 0, "cannot restrict the state dir to 0700: %s",
+                 strerror(errno));
+        return NULL;
+    }
     if (!exists || fresh) {
         /* A new dir must stay linked in its parent, or a crash loses all of it. */
         char *parent = strdup(dir);

@@ -914,6 +914,10 @@ Test(auth, bearer_token_guards_all_but_public_routes, .timeout = 60)
     get("/api/v1/deployments?access_token=s3cret-token-value", &r);
     cr_expect_eq(r.status, 200, "query token for EventSource clients");
     resp_free(&r);
+    /* A token in a URL never authorises a mutation. */
+    post("/api/v1/sovereign/cutover/start?access_token=s3cret-token-value", &r);
+    expect_error(&r, 401, "unauthenticated");
+    resp_free(&r);
 
     const char *open[] = {"/healthz", "/api/v1/version", "/api/v1/sovereign/self"};
     for (size_t i = 0; i < 3; i++) {

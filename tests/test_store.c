@@ -1021,3 +1021,19 @@ Test(store, activity_refill_merges_concurrent_logs)
     spec_free(sp);
     tu_rm_rf(base);
 }
+
+/* A state dir the operator created with a wide mode is restricted to 0700 on open. */
+Test(store, existing_dir_restricted_to_0700)
+{
+    char base[256];
+    tu_tmpdir("mode", base, sizeof(base));
+    cr_assert_eq(chmod(base, 0755), 0);
+    struct error err;
+    struct store *st = store_open(base, false, &err);
+    cr_assert_not_null(st, "%s", err.msg);
+    struct stat sb;
+    cr_assert_eq(stat(base, &sb), 0);
+    cr_assert_eq(sb.st_mode & 0777, 0700);
+    store_free(st);
+    tu_rm_rf(base);
+}
