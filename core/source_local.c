@@ -265,23 +265,21 @@ struct source *source_local_new(struct engine *e, void (*notify)(void *), void *
     }
     l->latest = s;
     l->generation = s->generation;
-    if (pthread_create(&l->publisher, NULL, publisher_main, l) != 0) {
-        error_set(err, EXIT_FAILED, "cannot start the snapshot thread");
-        snapshot_release(s);
-        free(l);
-        return NULL;
-    }
-    if (pthread_create(&l->actor, NULL, actor_main, l) != 0) {
+    bool published = pthread_create(&l->publisher, NULL, publisher_main, l) == 0;
+    if (published && pthread_create(&l->actor, NULL, actor_main, l) == 0)
+        return &l->base;
+    error_set(err, EXIT_FAILED, "cannot start the %s thread", published ? "action" : "snapshot");
+    if (published) {
         pthread_mutex_lock(&l->mu);
         l->stop = true;
         pthread_mutex_unlock(&l->mu);
         pthread_join(l->publisher, NULL);
-        error_set(err, EXIT_FAILED, "cannot start the action thread");
-        snapshot_release(l->latest);
-        free(l);
-        return NULL;
     }
-    return &l->base;
+    snapshot_release(l->latest);
+    pthread_cond_destroy(&l->cond);
+    pthread_mutex_destroy(&l->mu);
+    free(l);
+    return NULL;
 }
 
 struct snapshot *source_local_wait(struct source *src, uint64_t gen, int timeout_ms)
