@@ -1755,6 +1755,7 @@ struct source *source_remote_new(const struct remote_options *o, struct error *e
     r->cacert = o->cacert ? strdup(o->cacert) : NULL;
     r->insecure = o->insecure;
     r->read_only = o->read_only;
+    r->watch = o->watch_job && *o->watch_job ? strdup(o->watch_job) : NULL;
     r->refresh_ms = o->refresh_s > 0 ? (int64_t)(o->refresh_s * 1000.0) : 2000;
     if (r->refresh_ms < 50)
         r->refresh_ms = 50;

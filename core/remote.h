@@ -46,6 +46,8 @@ struct remote_options {
     long timeout_ms;           /* <= 0 => 15000 */
     bool read_only;            /* act() refuses locally with 403 read-only */
     /* Called from the source's threads after each publication (cheap only). */
+    /* A job to watch from the very first poll (--once --view job:NAME), or NULL. */
+    const char *watch_job;
     void (*notify)(void *ctx);
     void *notify_ctx;
 };

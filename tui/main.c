@@ -611,11 +611,11 @@ static int run_remote(const struct options *o, const struct config *cfg,
     struct remote_options ro;
     if (remote_options_from(o, ctx, &ro, &err) < 0)
         return fail(&err);
+    if (o->once && o->view && strncmp(o->view, "job:", 4) == 0)
+        ro.watch_job = o->view + 4;
     struct source *src = source_remote_new(&ro, &err);
     if (!src)
         return fail(&err);
-    if (o->once && o->view && strncmp(o->view, "job:", 4) == 0)
-        source_watch_job(src, o->view + 4);
     int rc = EXIT_OK;
     int64_t started = mono_ms();
     if (o->once || o->cmd == CMD_WAIT) {
