@@ -1300,8 +1300,10 @@ static bool emit_job(struct loader *L, size_t gi, const struct spec_env *env,
         return oom(L);
     const char *what = is_app ? app->name : bp->name;
     j->name = arena_printf(L->a, "install-%s-%s", env->name, what);
-    j->display_name = is_app ? arena_printf(L->a, "%s (%s@%s)", app->name, bp->name, bp->version)
-                             : arena_printf(L->a, "%s@%s", bp->name, bp->version);
+    /* The Environment leads: the same Application or Blueprint lives in several of them. */
+    j->display_name = is_app ? arena_printf(L->a, "%s/%s (%s@%s)", env->name, app->name,
+                                            bp->name, bp->version)
+                             : arena_printf(L->a, "%s/%s@%s", env->name, bp->name, bp->version);
     j->app = what;
     j->line = app->line;
     j->column = app->column;

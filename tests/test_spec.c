@@ -225,8 +225,8 @@ Test(spec_demo, organizations_and_blueprints)
                 const struct spec_blueprint *b = spec_find_blueprint(s, env->apps[a].blueprint);
                 cr_assert_not_null(b);
                 char disp[256];
-                snprintf(disp, sizeof(disp), "%s (%s@%s)", env->apps[a].name, b->name,
-                         b->version);
+                snprintf(disp, sizeof(disp), "%s/%s (%s@%s)", env->name, env->apps[a].name,
+                         b->name, b->version);
                 cr_assert_str_eq(j->display_name, disp);
                 cr_assert_eq(j->n_depends_on, b->n_depends);
             }
@@ -439,10 +439,10 @@ Test(spec_good, apps_group_inserted_before_handover_with_reuse)
     cr_assert_eq(s->groups[1].n_jobs, 3);
     const struct spec_job *j = find_job(s, "install-acme-prod-site");
     cr_assert(j && has_dep(j, "install-acme-prod-db") && has_dep(j, "install-acme-prod-cache"));
-    cr_assert_str_eq(j->display_name, "site (web@3)");
+    cr_assert_str_eq(j->display_name, "acme-prod/site (web@3)");
     cr_assert_gt(j->sim_duration_ms, 0);
     j = find_job(s, "install-acme-prod-db");
-    cr_assert(j && strcmp(j->display_name, "db (db@1)") == 0);
+    cr_assert(j && strcmp(j->display_name, "acme-prod/db (db@1)") == 0);
     spec_free(s);
 }
 
