@@ -1,5 +1,6 @@
 /* config: contexts file loader with libyaml (see config.h). */
 #include "config.h"
+#include "yamlcheck.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -9,42 +10,6 @@
 #include <yaml.h>
 
 #define CONFIG_MAX_BYTES (1u << 20)
-
-/*
- * libyaml's scanner slows down quadratically with nesting (100,000 '[' take
- * many seconds), and a file of ours never nests deeper than a few levels:
- * refuse deep nesting with its position before loading the document.
- */
-#define YAML_NESTING_MAX 64
-
-static bool yaml_nesting_ok(const char *text, size_t len, yaml_mark_t *where)
-{
-    yaml_parser_t p;
-    if (!yaml_parser_initialize(&p))
-        return true; /* the loader reports the failure */
-    yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
-    int depth = 0;
-    bool ok = true;
-    for (;;) {
-        yaml_event_t ev;
-        if (!yaml_parser_parse(&p, &ev))
-            break; /* a syntax error: the loader reports it */
-        yaml_event_type_t t = ev.type;
-        if (t == YAML_SEQUENCE_START_EVENT || t == YAML_MAPPING_START_EVENT) {
-            if (++depth > YAML_NESTING_MAX) {
-                *where = ev.start_mark;
-                ok = false;
-            }
-        } else if (t == YAML_SEQUENCE_END_EVENT || t == YAML_MAPPING_END_EVENT) {
-            depth--;
-        }
-        yaml_event_delete(&ev);
-        if (!ok || t == YAML_STREAM_END_EVENT)
-            break;
-    }
-    yaml_parser_delete(&p);
-    return ok;
-}
 
 char *config_default_path(char *buf, size_t n)
 {
@@ -330,7 +295,7 @@ int config_load(const char *path_or_null, struct config **out, struct error *err
     yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
     int rc = 0;
     yaml_mark_t deep;
-    if (!yaml_nesting_ok(text, len, &deep)) {
+    if (!yaml_nesting_ok(text, len, YAML_NESTING_MAX, &deep)) {
         error_at(err, EXIT_USAGE, path, (int)deep.line + 1, (int)deep.column + 1,
                  "nested deeper than %d levels", YAML_NESTING_MAX);
         rc = EXIT_USAGE;

@@ -1,5 +1,6 @@
 /* theme: YAML colour themes, the compiled-in default, the colour ladder. */
 #include "theme.h"
+#include "yamlcheck.h"
 
 #include <limits.h>
 #include <stdarg.h>
@@ -182,42 +183,6 @@ struct theme_style theme_resolve(const struct theme *t, enum role r, int colors)
 
 /* ---- YAML ---- */
 
-/*
- * libyaml's scanner slows down quadratically with nesting (100,000 '[' take
- * many seconds), and a file of ours never nests deeper than a few levels:
- * refuse deep nesting with its position before loading the document.
- */
-#define YAML_NESTING_MAX 64
-
-static bool yaml_nesting_ok(const char *text, size_t len, yaml_mark_t *where)
-{
-    yaml_parser_t p;
-    if (!yaml_parser_initialize(&p))
-        return true; /* the loader reports the failure */
-    yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
-    int depth = 0;
-    bool ok = true;
-    for (;;) {
-        yaml_event_t ev;
-        if (!yaml_parser_parse(&p, &ev))
-            break; /* a syntax error: the loader reports it */
-        yaml_event_type_t t = ev.type;
-        if (t == YAML_SEQUENCE_START_EVENT || t == YAML_MAPPING_START_EVENT) {
-            if (++depth > YAML_NESTING_MAX) {
-                *where = ev.start_mark;
-                ok = false;
-            }
-        } else if (t == YAML_SEQUENCE_END_EVENT || t == YAML_MAPPING_END_EVENT) {
-            depth--;
-        }
-        yaml_event_delete(&ev);
-        if (!ok || t == YAML_STREAM_END_EVENT)
-            break;
-    }
-    yaml_parser_delete(&p);
-    return ok;
-}
-
 struct parse {
     struct theme *t;
     yaml_document_t *doc;
@@ -388,7 +353,7 @@ static int parse_yaml(struct theme *t, const char *yaml, size_t len, const char 
     }
     yaml_parser_set_input_string(&parser, (const unsigned char *)yaml, len);
     yaml_mark_t deep;
-    if (!yaml_nesting_ok(yaml, len, &deep)) {
+    if (!yaml_nesting_ok(yaml, len, YAML_NESTING_MAX, &deep)) {
         error_at(err, EXIT_USAGE, file, (int)deep.line + 1, (int)deep.column + 1,
                  "nested deeper than %d levels", YAML_NESTING_MAX);
         yaml_parser_delete(&parser);
