@@ -1774,7 +1774,7 @@ struct source *source_remote_new(const struct remote_options *o, struct error *e
         goto fail;
     }
     r->current->source.mode = "remote";
-    r->current->source.url = arena_strdup(snapshot_arena(r->current), r->api);
+    r->current->source.url = arena_strdup(snapshot_arena(r->current), r->api_shown);
     r->current->source.error = "connecting to the catalyst-api";
     r->current->source.insecure = r->insecure;
     r->current->source.read_only = r->read_only;
