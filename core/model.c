@@ -97,6 +97,9 @@ const char *step_result_name(enum step_result r)
 }
 int step_result_parse(const char *s) { return lookup(step_result_names, STEP_RESULT_COUNT, s); }
 
-const char *sov_state_name(enum sov_state s) { return s == SOV_SOVEREIGN ? "sovereign" : "tethered"; }
+const char *sov_state_name(enum sov_state s)
+{
+    return s == SOV_SOVEREIGN ? "sovereign" : "tethered";
+}
 
 bool job_status_terminal(enum job_status s) { return s == JOB_SUCCEEDED || s == JOB_FAILED; }
