@@ -496,6 +496,10 @@ static int job_from(struct dctx *c, const struct wpath *p, const cJSON *o, struc
         if (!j->parent_id)
             return fail(c, p, "out of memory");
     }
+    /* A missing parent is synthesised from this id; it needs a job name to be a job. */
+    const char *pcolon = strchr(j->parent_id, ':');
+    if (pcolon && !pcolon[1])
+        return fail(c, PKEY(p, "parentId"), "no job name after the deployment id");
     return 0;
 }
 
