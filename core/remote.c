@@ -1249,7 +1249,7 @@ static long backfill_events(struct remote *r, struct http_client *h, const char 
         http_response_fini(&resp);
         return -1;
     }
-    cJSON *root = cJSON_ParseWithLength(resp.body, resp.len);
+    cJSON *root = wire_json_parse(resp.body, resp.len, NULL);
     http_response_fini(&resp);
     cJSON *evs = root ? cJSON_GetObjectItemCaseSensitive(root, "events") : NULL;
     if (!cJSON_IsArray(evs)) {

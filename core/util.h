@@ -5,7 +5,7 @@
  * ids, and a growable string buffer for encoders.
  *
  * Thread safety: all functions are reentrant; the pinned clock is read from
- * the environment once.
+ * the environment once, under pthread_once, whichever thread asks first.
  */
 #ifndef CATALYST_UTIL_H
 #define CATALYST_UTIL_H
