@@ -52,6 +52,8 @@ static int replay_file(const char *path)
     if (len)
         memcpy(exact, buf, len);
     free(buf);
+    /* Named first, so a crash's log ends with the input that caused it. */
+    fprintf(stderr, "replay: %s (%zu bytes)\n", path, len);
     LLVMFuzzerTestOneInput(exact, len);
     free(exact);
     return 0;
