@@ -216,8 +216,10 @@ static void check_jobs(const struct snapshot *s, int32_t cg, struct preflight_ch
     if (bad)
         snprintf(d, sizeof(d), "%zu job%s not succeeded: %s", bad, bad == 1 ? "" : "s",
                  list_text(&l));
+    else if (total == 1)
+        snprintf(d, sizeof(d), "the one job succeeded");
     else if (total)
-        snprintf(d, sizeof(d), "all %zu job%s succeeded", total, total == 1 ? "" : "s");
+        snprintf(d, sizeof(d), "all %zu jobs succeeded", total);
     else
         snprintf(d, sizeof(d), "no jobs outside the cutover");
     preflight_check_set(c, "jobs-succeeded", "Every job outside the cutover succeeded", bad == 0,
