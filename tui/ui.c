@@ -728,7 +728,8 @@ static int draw_dialog_preflight(const struct ui *ui, struct canvas *c, int y, i
                                  const struct preflight *pf)
 {
     const struct glyphs *g = ui->g;
-    const char *whose = ui->dlg_refused.n_checks ? "the server's preflight" : "Preflight";
+    const char *whose = ui->dlg_refused.n_checks ? "Preflight (as the 425 answer gave it)"
+                                                 : "Preflight";
     if (pf->ready) {
         canvas_printf(c, y++, x, tw, ROLE_SUCCEEDED, 0, "%s: all %zu checks pass", whose,
                       pf->n_checks);
