@@ -25,7 +25,9 @@
  * (they may be live in the process that owns the dir).
  *
  * Steps run only while a cutover run is in progress (co_running); the run
- * resumes at the first step that has not succeeded. A cleanly stopped job
+ * resumes at the first step that has not succeeded. A start (and auto) is
+ * judged by the preflight (preflight.h) on a bare snapshot built under mu, so
+ * the check and the start are one atomic step. A cleanly stopped job
  * goes back to pending (it runs again on the next start); a crash leaves a
  * running execution that recovery closes as failed and retries if it can.
  */

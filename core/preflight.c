@@ -46,6 +46,10 @@ struct list {
 static void list_add(struct list *l, const char *sep, const char *fmt_a, const char *a,
                      const char *b)
 {
+    if (l->more) {
+        l->more++;
+        return;
+    }
     char item[PREFLIGHT_DETAIL_MAX * 2];
     int k = b ? snprintf(item, sizeof(item), fmt_a, a, b) : snprintf(item, sizeof(item), "%s", a);
     size_t need = (size_t)(k > 0 ? k : 0) + (l->shown ? strlen(sep) : 0);
@@ -56,6 +60,17 @@ static void list_add(struct list *l, const char *sep, const char *fmt_a, const c
     l->len += (size_t)snprintf(l->buf + l->len, sizeof(l->buf) - l->len, "%s%s",
                                l->shown ? sep : "", item);
     l->shown++;
+}
+
+static const char *list_text(struct list *l);
+static bool list_full(const struct list *l) { return l->more > 0; }
+
+/* The list of `total` items, of which those not shown become "and N more". */
+static const char *list_total(struct list *l, size_t total)
+{
+    if ((size_t)l->shown < total)
+        l->more = (int)(total - (size_t)l->shown);
+    return list_text(l);
 }
 
 static const char *list_text(struct list *l)
@@ -160,16 +175,18 @@ static void check_handover(const struct snapshot *s, int32_t hg, struct prefligh
     const char *title = "Handover finished";
     size_t leaves = 0, bad = 0;
     struct list l = {0};
-    for (int rank = 0; hg >= 0 && rank < 3; rank++)
-        for (size_t i = 0; i < s->n_jobs; i++) {
+    for (size_t i = 0; hg >= 0 && i < s->n_jobs; i++)
+        if (!s->jobs[i].is_group && under(s, i, hg)) {
+            leaves++;
+            bad += !status_ok(s->jobs[i].status);
+        }
+    /* The most telling first; stop once the list is full (the total is known). */
+    for (int rank = 0; bad && rank < 3 && !list_full(&l); rank++)
+        for (size_t i = 0; i < s->n_jobs && !list_full(&l); i++) {
             const struct job *j = &s->jobs[i];
-            if (j->is_group || !under(s, i, hg))
+            if (j->is_group || status_ok(j->status) || status_rank(j->status) != rank ||
+                !under(s, i, hg))
                 continue;
-            if (rank == 0)
-                leaves++;
-            if (status_ok(j->status) || status_rank(j->status) != rank)
-                continue;
-            bad++;
             list_add(&l, ", ", "%s (%s)", safe(j->job_name), job_status_name(j->status));
         }
     bool fired = s->has_deployment && s->deployment.handover_fired_at > 0;
@@ -177,7 +194,7 @@ static void check_handover(const struct snapshot *s, int32_t hg, struct prefligh
     if (leaves) {
         if (bad)
             snprintf(d, sizeof(d), "%zu of %zu handover step%s not succeeded: %s", bad, leaves,
-                     leaves == 1 ? "" : "s", list_text(&l));
+                     leaves == 1 ? "" : "s", list_total(&l, bad));
         else
             snprintf(d, sizeof(d), "%zu handover step%s succeeded", leaves,
                      leaves == 1 ? "" : "s");
@@ -200,22 +217,25 @@ static void check_jobs(const struct snapshot *s, int32_t cg, struct preflight_ch
 {
     size_t total = 0, bad = 0;
     struct list l = {0};
-    for (int rank = 0; rank < 3; rank++)
-        for (size_t i = 0; i < s->n_jobs; i++) {
+    for (size_t i = 0; i < s->n_jobs; i++) {
+        const struct job *j = &s->jobs[i];
+        if (j->is_group || recurring(j) || in_cutover(s, i, cg))
+            continue;
+        total++;
+        bad += !status_ok(j->status);
+    }
+    for (int rank = 0; bad && rank < 3 && !list_full(&l); rank++)
+        for (size_t i = 0; i < s->n_jobs && !list_full(&l); i++) {
             const struct job *j = &s->jobs[i];
-            if (j->is_group || recurring(j) || in_cutover(s, i, cg))
+            if (j->is_group || status_ok(j->status) || status_rank(j->status) != rank ||
+                recurring(j) || in_cutover(s, i, cg))
                 continue;
-            if (rank == 0)
-                total++;
-            if (status_ok(j->status) || status_rank(j->status) != rank)
-                continue;
-            bad++;
             list_add(&l, ", ", "%s (%s)", safe(j->job_name), job_status_name(j->status));
         }
     char d[PREFLIGHT_DETAIL_MAX * 3]; /* cut to fit by preflight_check_set */
     if (bad)
         snprintf(d, sizeof(d), "%zu job%s not succeeded: %s", bad, bad == 1 ? "" : "s",
-                 list_text(&l));
+                 list_total(&l, bad));
     else if (total == 1)
         snprintf(d, sizeof(d), "the one job succeeded");
     else if (total)
@@ -281,7 +301,7 @@ static void check_components(const struct snapshot *s, int32_t cg, struct prefli
         int32_t worst = -1, seen = 0;
         for (size_t i = 0; i < s->n_jobs; i++) {
             const struct job *j = &s->jobs[i];
-            if (j->is_group || in_cutover(s, i, cg) || !installs(j, slugs[k]))
+            if (j->is_group || !installs(j, slugs[k]) || in_cutover(s, i, cg))
                 continue;
             seen++;
             if (!status_ok(j->status) &&

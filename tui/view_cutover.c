@@ -26,6 +26,13 @@ struct cutover_state {
     int top;
     int page;
     int content;   /* rows the last frame wanted */
+    /*
+     * The checklist of the last snapshot drawn, recomputed only when another
+     * one arrives; holding a reference keeps its address from being reused.
+     */
+    struct snapshot *pf_snap;
+    uint64_t pf_gen;
+    struct preflight pf;
 };
 
 static void *cutover_open(const char *arg)
@@ -34,7 +41,13 @@ static void *cutover_open(const char *arg)
     return calloc(1, sizeof(struct cutover_state));
 }
 
-static void cutover_close(void *state) { free(state); }
+static void cutover_close(void *state)
+{
+    struct cutover_state *st = state;
+    if (st)
+        snapshot_release(st->pf_snap);
+    free(state);
+}
 
 static bool step_done(enum step_result r) { return r == STEP_SUCCESS || r == STEP_SKIPPED; }
 
@@ -280,8 +293,13 @@ static void cutover_model(void *state, const struct snapshot *s, const struct vi
     }
 
     /* The readiness preflight, live, while nothing runs. */
-    struct preflight pf;
-    preflight_compute(s, &pf);
+    if (st->pf_snap != s || st->pf_gen != s->generation) {
+        preflight_compute(s, &st->pf);
+        snapshot_release(st->pf_snap);
+        st->pf_snap = snapshot_retain((struct snapshot *)(uintptr_t)s);
+        st->pf_gen = s->generation;
+    }
+    const struct preflight pf = st->pf;
     if (!sovereign && !cs->running) {
         y = draw_preflight(c, g, y, &pf);
         y++;
