@@ -266,16 +266,24 @@ static void step_slugs(const char *step, const char **slugs, size_t *n)
     }
 }
 
-/* The job installs component slug: appId slug or "<region>:slug", or name install-slug. */
-static bool installs(const struct job *j, const char *slug)
+/*
+ * Which of the slugs job j installs (-1: none): its appId is the slug or
+ * "<region>:slug", or its name is install-<slug>.
+ */
+static int installs(const struct job *j, const char *const *slugs, size_t n)
 {
     const char *app = safe(j->app_id);
-    size_t al = strlen(app), sl = strlen(slug);
-    if (strcmp(app, slug) == 0 ||
-        (al > sl && app[al - sl - 1] == ':' && strcmp(app + al - sl, slug) == 0))
-        return true;
+    const char *colon = strrchr(app, ':');
+    if (colon)
+        app = colon + 1;
     const char *name = safe(j->job_name);
-    return strncmp(name, "install-", 8) == 0 && strcmp(name + 8, slug) == 0;
+    name = strncmp(name, "install-", 8) == 0 ? name + 8 : NULL;
+    if (!*app && !name)
+        return -1;
+    for (size_t k = 0; k < n; k++)
+        if (strcmp(app, slugs[k]) == 0 || (name && strcmp(name, slugs[k]) == 0))
+            return (int)k;
+    return -1;
 }
 
 static void check_components(const struct snapshot *s, int32_t cg, struct preflight_check *c)
@@ -296,19 +304,27 @@ static void check_components(const struct snapshot *s, int32_t cg, struct prefli
                             "no known cutover step touches a component");
         return;
     }
+    /* One pass: per slug, whether a job installs it and its least finished one. */
+    int32_t worst_of[MAX_SLUGS];
+    bool seen_of[MAX_SLUGS] = {false};
+    for (size_t k = 0; k < n; k++)
+        worst_of[k] = -1;
+    for (size_t i = 0; i < s->n_jobs; i++) {
+        const struct job *j = &s->jobs[i];
+        /* A mutation's appId is the resource kind it changes, not a component. */
+        int k = j->is_group || j->kind == KIND_MUTATION ? -1 : installs(j, slugs, n);
+        if (k < 0 || in_cutover(s, i, cg))
+            continue;
+        seen_of[k] = true;
+        int32_t w = worst_of[k];
+        if (!status_ok(j->status) &&
+            (w < 0 || status_rank(j->status) < status_rank(s->jobs[w].status)))
+            worst_of[k] = (int32_t)i;
+    }
     struct list missing = {0}, absent = {0}, fine = {0};
     for (size_t k = 0; k < n; k++) {
-        int32_t worst = -1, seen = 0;
-        for (size_t i = 0; i < s->n_jobs; i++) {
-            const struct job *j = &s->jobs[i];
-            if (j->is_group || !installs(j, slugs[k]) || in_cutover(s, i, cg))
-                continue;
-            seen++;
-            if (!status_ok(j->status) &&
-                (worst < 0 || status_rank(j->status) < status_rank(s->jobs[worst].status)))
-                worst = (int32_t)i;
-        }
-        if (!seen) {
+        int32_t worst = worst_of[k];
+        if (!seen_of[k]) {
             list_add(&absent, ", ", "%s", slugs[k], NULL);
         } else if (worst >= 0) {
             char what[PREFLIGHT_DETAIL_MAX];

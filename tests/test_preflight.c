@@ -225,6 +225,7 @@ Test(preflight, component_matching_by_app_region_and_name)
     job(&b, "install-harbor", "bootstrap-kit", "harbor", JOB_SUCCEEDED);
     job(&b, "install-hel1-harbor", "bootstrap-kit", "hel1:harbor", JOB_FAILED); /* region */
     job(&b, "install-harbor-exporter", "bootstrap-kit", "harbor-exporter", JOB_PENDING);
+    job(&b, "mutation-create-gitea", "bootstrap-kit", "gitea", JOB_PENDING); /* not gitea */
     cutover(&b, steps4, 2, -1);
     cr_assert_eq(snapshot_finalize(b.s), 0);
     struct preflight p;
@@ -232,6 +233,8 @@ Test(preflight, component_matching_by_app_region_and_name)
     const struct preflight_check *c = check(&p, "components-installed");
     cr_assert_not(c->ok);
     cr_assert_str_eq(c->detail, "not installed: harbor (install-hel1-harbor failed)");
+    /* gitea (by name) is fine: the pending mutation with appId gitea is not an install. */
+    cr_assert_null(strstr(c->detail, "gitea"), "%s", c->detail);
     snapshot_release(b.s);
 }
 
