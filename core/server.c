@@ -6,6 +6,7 @@
 #include "source_local.h"
 #include "wire.h"
 
+#include <cjson/cJSON.h>
 #include <microhttpd.h>
 
 #include <errno.h>
@@ -68,7 +69,7 @@ struct server {
 enum route_id {
     R_HEALTHZ, R_READYZ, R_VERSION, R_SELF, R_DEPLOYMENTS, R_DEPLOYMENT, R_EVENTS, R_LOGS,
     R_JOBS, R_JOB, R_RETRY, R_EXEC_LOGS, R_CUT_STATUS, R_CUT_START, R_CUT_EVENTS,
-    R_SOV_STATUS, R_ORGS
+    R_SOV_STATUS, R_ORGS, R_CUT_PREFLIGHT
 };
 
 struct route {
@@ -94,12 +95,17 @@ static const struct route routes[] = {
     {"/api/v1/sovereign/cutover/status", R_CUT_STATUS, false, false},
     {"/api/v1/sovereign/cutover/start", R_CUT_START, true, false},
     {"/api/v1/sovereign/cutover/events", R_CUT_EVENTS, false, false},
+    {"/api/v1/sovereign/cutover/preflight", R_CUT_PREFLIGHT, false, false},
     {"/api/v1/sovereign/status", R_SOV_STATUS, false, false},
     {"/api/v1/organizations", R_ORGS, false, false},
 };
 
+/* A cutover start's body ({"force":true}) is kept up to this many bytes. */
+#define START_BODY_MAX 1024
+
 /* Per-request state, from the first call of the access handler to completion. */
 struct req {
+    char head[START_BODY_MAX]; /* the body's first bytes (only the cutover start reads them) */
     size_t body;               /* bytes of request body seen (and dropped) */
     bool too_large;
     bool answered;
@@ -782,13 +788,96 @@ static enum MHD_Result h_retry(struct server *srv, struct MHD_Connection *c,
     return reply_sb(c, MHD_HTTP_OK, &sb, "application/json");
 }
 
+/* The checklist as [{"id","name","title","ok","detail"}] ("name" = "id", WIRE §11). */
+static void put_checks(struct strbuf *sb, const struct preflight *p)
+{
+    sb_puts(sb, "[");
+    for (size_t k = 0; k < p->n_checks; k++) {
+        const struct preflight_check *c = &p->checks[k];
+        sb_puts(sb, k ? ",{\"id\":" : "{\"id\":");
+        sb_json_str(sb, c->id);
+        sb_puts(sb, ",\"name\":");
+        sb_json_str(sb, c->id);
+        sb_puts(sb, ",\"title\":");
+        sb_json_str(sb, c->title);
+        sb_puts(sb, c->ok ? ",\"ok\":true,\"detail\":" : ",\"ok\":false,\"detail\":");
+        sb_json_str(sb, c->detail);
+        sb_puts(sb, "}");
+    }
+    sb_puts(sb, "]");
+}
+
+/* GET .../cutover/preflight: {"ready":bool,"checks":[...]} of the current snapshot. */
+static enum MHD_Result h_cutover_preflight(struct MHD_Connection *c, const struct snapshot *s)
+{
+    struct preflight pf;
+    preflight_compute(s, &pf);
+    struct strbuf sb;
+    sb_init(&sb);
+    sb_puts(&sb, pf.ready ? "{\"ready\":true,\"checks\":" : "{\"ready\":false,\"checks\":");
+    put_checks(&sb, &pf);
+    sb_puts(&sb, "}\n");
+    return reply_json_etag(c, &sb);
+}
+
+/*
+ * The start's body: empty (upstream's UI sends "{}"), or a JSON object whose
+ * optional "force" is a boolean. Anything else is refused rather than guessed
+ * at: an override of the preflight must be meant. 0, or -1 with *why.
+ */
+static int start_force(const char *body, size_t len, size_t seen, bool *force, const char **why)
+{
+    *force = false;
+    if (seen > len) {
+        *why = "a cutover start body is at most 1 KiB: {} or {\"force\":true}";
+        return -1;
+    }
+    size_t k = 0;
+    while (k < len && (body[k] == ' ' || body[k] == '\t' || body[k] == '\r' || body[k] == '\n'))
+        k++;
+    if (k == len)
+        return 0;
+    cJSON *root = cJSON_ParseWithLength(body, len);
+    if (!root || !cJSON_IsObject(root)) {
+        cJSON_Delete(root);
+        *why = "the body must be a JSON object: {} or {\"force\":true}";
+        return -1;
+    }
+    const cJSON *f = cJSON_GetObjectItemCaseSensitive(root, "force");
+    int rc = 0;
+    if (f && !cJSON_IsBool(f)) {
+        *why = "\"force\" must be true or false";
+        rc = -1;
+    } else {
+        *force = f && cJSON_IsTrue(f);
+    }
+    cJSON_Delete(root);
+    return rc;
+}
+
 static enum MHD_Result h_cutover_start(struct server *srv, struct MHD_Connection *c,
-                                       const struct snapshot *s)
+                                       const struct snapshot *s, const struct req *rq)
 {
     bool was_complete = s->cutover.complete;
+    bool force;
+    const char *why = "";
+    size_t kept = rq->body < sizeof(rq->head) ? rq->body : sizeof(rq->head);
+    if (start_force(rq->head, kept, rq->body, &force, &why) != 0)
+        return reply_error(c, MHD_HTTP_BAD_REQUEST, "invalid-body", why);
     struct engine_result r;
     memset(&r, 0, sizeof(r));
-    engine_cutover_start(srv->e, &r);
+    engine_cutover_start(srv->e, force, &r);
+    if (r.code == 425) {
+        /* Too Early, with the checklist so a client can show what is missing. */
+        struct strbuf sb;
+        sb_init(&sb);
+        sb_puts(&sb, "{\"error\":\"handover-incomplete\",\"detail\":");
+        sb_json_str(&sb, r.detail);
+        sb_puts(&sb, ",\"checks\":");
+        put_checks(&sb, &r.preflight);
+        sb_puts(&sb, "}\n");
+        return reply_sb(c, 425, &sb, "application/json");
+    }
     if (r.code != 200)
         return reply_engine_error(c, &r);
     if (was_complete)
@@ -939,7 +1028,7 @@ static enum MHD_Result reply_allow(struct MHD_Connection *c, unsigned status, bo
 }
 
 static enum MHD_Result dispatch(struct server *srv, struct MHD_Connection *c, const char *url,
-                                const char *method)
+                                const char *method, const struct req *rq)
 {
     char p[2][PARAM_MAX];
     const struct route *rt = NULL;
@@ -998,7 +1087,8 @@ static enum MHD_Result dispatch(struct server *srv, struct MHD_Connection *c, co
     case R_CUT_STATUS: ret = reply_cached(srv, c, s, SLOT_CUTOVER); break;
     case R_SOV_STATUS: ret = reply_cached(srv, c, s, SLOT_SOV_STATUS); break;
     case R_ORGS: ret = reply_cached(srv, c, s, SLOT_ORGS); break;
-    case R_CUT_START: ret = h_cutover_start(srv, c, s); break;
+    case R_CUT_START: ret = h_cutover_start(srv, c, s, rq); break;
+    case R_CUT_PREFLIGHT: ret = h_cutover_preflight(c, s); break;
     case R_CUT_EVENTS: ret = reply_sse(srv, c, SSE_CUTOVER); break;
     case R_EXEC_LOGS: ret = h_exec_logs(srv, c, p[0]); break;
     default:
@@ -1082,7 +1172,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                                   void **con_cls)
 {
     (void)version;
-    (void)upload_data;
     struct server *srv = cls;
     struct req *r = *con_cls;
     if (!r) {
@@ -1117,7 +1206,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return MHD_YES;
     }
     if (*upload_data_size) {
-        /* Bodies are ignored (WIRE §6.3) but counted, so chunked uploads are bounded too. */
+        /*
+         * Bodies are ignored (WIRE §6.3) but counted, so chunked uploads are bounded too;
+         * the first bytes are kept for the cutover start's {"force":true}.
+         */
+        if (r->body < sizeof(r->head)) {
+            size_t room = sizeof(r->head) - r->body;
+            size_t k = *upload_data_size < room ? *upload_data_size : room;
+            memcpy(r->head + r->body, upload_data, k);
+        }
         r->body += *upload_data_size;
         *upload_data_size = 0;
         if (r->body > srv->o.max_body)
@@ -1129,7 +1226,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     r->answered = true;
     if (r->too_large)
         return reply_error(c, MHD_HTTP_CONTENT_TOO_LARGE, "request-too-large", NULL);
-    return dispatch(srv, c, url, method);
+    return dispatch(srv, c, url, method, r);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,

@@ -21,7 +21,12 @@
  * cutover-completed / cutover-step-failed, and right after its status frame
  * when the Sovereign is already sovereign (nothing more can happen); requests
  * are attributed to "catalyst-tui" (requestedBy). Event-source clients may pass
- * the token as ?access_token= (WIRE §1.3).
+ * the token as ?access_token= (WIRE §1.3). The cutover start (WIRE §11) answers
+ * 425 {"error":"handover-incomplete","detail","checks":[{"id","name","title",
+ * "ok","detail"}]} while a preflight check fails; its body may be empty or a
+ * JSON object, and only {"force":true} overrides (no query parameter: a URL
+ * is too easily replayed); any other body is 400 invalid-body.
+ * GET /api/v1/sovereign/cutover/preflight returns {"ready","checks"}.
  *
  * Threading: server_start spawns the daemon threads and a feeder thread that
  * turns every new snapshot of `local` into deployment / cutover events
