@@ -1337,7 +1337,9 @@ int ui_run(struct source **srcp, const struct ui_options *opt, struct error *err
     ui->dirty = true;
     while (!ui->quit && !term_quit_requested()) {
         if (ui->dirty) {
+            watchdog_arm(ui->opt.watchdog);
             render(ui);
+            watchdog_disarm(ui->opt.watchdog);
             ui->dirty = false;
         }
         int64_t now = time_now_ms();
@@ -1364,6 +1366,8 @@ int ui_run(struct source **srcp, const struct ui_options *opt, struct error *err
                 break;
         }
     }
+    /* The loop saw the quit request: a step that tells the watchdog the UI heeded it. */
+    watchdog_disarm(ui->opt.watchdog);
     *srcp = ui->src;
     term_set_wake_fd(-1);
     atomic_store(&g_wake_fd, -1);

@@ -11,6 +11,7 @@
 #define CATALYST_UI_H
 
 #include "source.h"
+#include "watchdog.h"
 
 struct ui;
 
@@ -28,6 +29,8 @@ struct ui_options {
      */
     struct source *(*switch_context)(void *arg, const char *name, struct error *err);
     void *switch_arg;
+    /* Armed around each frame (model + draw), disarmed once more when the loop ends. */
+    struct watchdog *watchdog; /* NULL: none */
 };
 
 /*
