@@ -179,6 +179,7 @@ Test(timeguard, timeline_zoom_in_is_bounded)
 {
     struct snapshot *s = fixture_demo();
     struct rig r = rig_open("timeline", NULL, 120, 40, FIXTURE_NOW);
+    rig_draw(&r, s);
     rig_keys(&r, s, '+', 200);
     rig_draw(&r, s);
     cr_assert(strstr(row(r.c, 0), "<1s per column"), "%s", row(r.c, 0));
@@ -195,6 +196,27 @@ Test(timeguard, timeline_zoom_in_is_bounded)
     rig_keys(&r, s, '0', 1);
     rig_draw(&r, s);
     cr_assert(strstr(row(r.c, 0), "08:00:00"), "%s", row(r.c, 0));
+    rig_close(&r);
+    snapshot_release(s);
+}
+
+/* A run shorter than the zoom-in floor: '+' never makes the scale coarser than the fit. */
+Test(timeguard, timeline_short_run_zoom_in_keeps_fit)
+{
+    const struct span_job jobs[] = {
+        {"short", JOB_SUCCEEDED, FIXTURE_T0, FIXTURE_T0 + 5000, 5000},
+    };
+    struct snapshot *s = snap_of(jobs, 1);
+    struct rig r = rig_open("timeline", NULL, 120, 20, FIXTURE_NOW);
+    rig_draw(&r, s);
+    int fit = count_cells(r.c, 3, 0x2588);
+    cr_assert_gt(fit, 60, "the 5 s bar fills the bar area at fit: %d", fit);
+    rig_keys(&r, s, '+', 3);
+    rig_draw(&r, s);
+    cr_assert_eq(count_cells(r.c, 3, 0x2588), fit, "%s", row(r.c, 3));
+    rig_keys(&r, s, '-', 1);
+    rig_draw(&r, s);
+    cr_assert_lt(count_cells(r.c, 3, 0x2588), fit, "'-' still zooms out: %s", row(r.c, 3));
     rig_close(&r);
     snapshot_release(s);
 }

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <langinfo.h>
+#include <limits.h>
 #include <locale.h>
 #include <signal.h>
 #include <stdio.h>
@@ -48,7 +49,7 @@ static void on_quit_signal(int sig)
     int saved = errno;
     g_quit = 1;
     g_quit_sig = sig;
-    g_quit_count++;
+    g_quit_count = g_quit_count < INT_MAX ? g_quit_count + 1 : 1; /* changes, never wraps */
     if (g_wake_fd >= 0) {
         ssize_t r = write(g_wake_fd, "s", 1);
         (void)r;

@@ -21,7 +21,8 @@
 #include <string.h>
 
 #define TICK_MIN_COLS 8
-/* Zoom-in floor, ms a column: the finest tick (1 s) is then 10 columns apart. */
+/* Zoom-in floor, ms a column (or the fit, when finer): the finest tick (1 s) is then
+ * 10 columns apart. */
 #define TL_MIN_MPC 100
 /* Zoom-out ceiling: the whole run fills at least 1/TL_ZOOM_OUT of the bar area. */
 #define TL_ZOOM_OUT 4
@@ -29,6 +30,7 @@
 struct tl_state {
     int64_t zoom;        /* ms per column; 0 = fit */
     int64_t last_mpc;    /* what the last frame used */
+    int64_t min_mpc;     /* the last frame's zoom-in floor (0: no frame yet) */
     int64_t max_mpc;     /* the last frame's zoom-out ceiling (0: no frame yet) */
     int hx;              /* horizontal scroll, columns */
     int max_hx;          /* the last frame's scroll limit */
@@ -166,12 +168,11 @@ static void tl_model(void *state, const struct snapshot *s, const struct view_ct
     int64_t span = vu_span(t0, t1) > 1000 ? vu_span(t0, t1) : 1000;
     int64_t fit = span / bw + (span % bw != 0);
     st->max_mpc = fit > INT64_MAX / TL_ZOOM_OUT ? INT64_MAX / TL_ZOOM_OUT : fit * TL_ZOOM_OUT;
-    if (st->max_mpc < TL_MIN_MPC)
-        st->max_mpc = TL_MIN_MPC;
+    st->min_mpc = fit < TL_MIN_MPC ? fit : TL_MIN_MPC;
     if (st->zoom > st->max_mpc)
         st->zoom = st->max_mpc;
-    else if (st->zoom > 0 && st->zoom < TL_MIN_MPC)
-        st->zoom = TL_MIN_MPC;
+    else if (st->zoom > 0 && st->zoom < st->min_mpc)
+        st->zoom = st->min_mpc;
     int64_t mpc = st->zoom > 0 ? st->zoom : fit;
     if (mpc < 1)
         mpc = 1;
@@ -265,18 +266,18 @@ static enum key_result tl_key(void *state, const struct snapshot *s, const struc
         return KEY_UNHANDLED;
     int step = st->bar_w > 8 ? st->bar_w / 4 : 2;
     switch (ch) {
-    case '+':
-        st->zoom = (st->zoom > 0 ? st->zoom : st->last_mpc) / 2;
-        if (st->zoom < TL_MIN_MPC)
-            st->zoom = TL_MIN_MPC;
+    case '+': {
+        /* Never coarser than now: a run shorter than the floor stays at its fit. */
+        int64_t z = st->zoom > 0 ? st->zoom : st->last_mpc;
+        int64_t floor = st->min_mpc > 0 ? st->min_mpc : TL_MIN_MPC;
+        st->zoom = z / 2 >= floor ? z / 2 : z < floor ? z : floor;
         return KEY_HANDLED;
+    }
     case '-': {
         /* The ceiling is the last frame's; the next frame re-checks it against new data. */
         int64_t z = st->zoom > 0 ? st->zoom : st->last_mpc;
         int64_t cap = st->max_mpc > 0 ? st->max_mpc : INT64_MAX / TL_ZOOM_OUT;
-        st->zoom = z > cap / 2 ? cap : z * 2;
-        if (st->zoom < 1)
-            st->zoom = TL_MIN_MPC;
+        st->zoom = z > cap / 2 ? cap : z * 2; /* 0 before any frame: still "fit" */
         return KEY_HANDLED;
     }
     case '0':
