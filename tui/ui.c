@@ -810,6 +810,8 @@ static void render(struct ui *ui)
             draw_cutover(ui);
     }
     draw_canvas(sc, 0, 0);
+    /* Computed: a terminal slow to take the bytes (XOFF, a slow link) is not a hung UI. */
+    watchdog_disarm(ui->opt.watchdog);
     draw_flush();
 }
 

@@ -29,7 +29,8 @@ struct ui_options {
      */
     struct source *(*switch_context)(void *arg, const char *name, struct error *err);
     void *switch_arg;
-    /* Armed around each frame (model + draw), disarmed once more when the loop ends. */
+    /* Armed while a frame is computed (model + draw, not the terminal write), and
+     * disarmed once more when the loop ends. */
     struct watchdog *watchdog; /* NULL: none */
 };
 

@@ -1,7 +1,8 @@
 /*
  * watchdog: a thread that ends a console whose UI thread is stuck. The UI
- * thread arms it when a frame starts (model + draw) and disarms it when the
- * frame is done. It fires when a frame stays armed longer than the frame
+ * thread arms it when a frame starts (model + draw) and disarms it once the
+ * frame is computed, before the terminal write (a terminal may rightly be
+ * slow to take bytes). It fires when a frame stays armed longer than the frame
  * limit, or when a termination request (SIGINT/SIGTERM/SIGHUP, counted by the
  * requests callback) sees no step of the UI thread (an arm or a disarm)
  * within the quit grace. While the UI thread keeps stepping, what a request
