@@ -17,6 +17,7 @@
 #include "spec.h"
 #include "term.h"
 #include "ui.h"
+#include "watchdog.h"
 #include "wire.h"
 
 #include <errno.h>
@@ -24,6 +25,7 @@
 #include <langinfo.h>
 #include <limits.h>
 #include <locale.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -448,6 +450,76 @@ static int run_wait(struct source *src, struct engine *engine, const struct opti
     return rc;
 }
 
+static unsigned long quit_count(void *arg)
+{
+    (void)arg;
+    return term_quit_count();
+}
+
+static const char *quit_signal_name(int sig)
+{
+    switch (sig) {
+    case SIGINT:
+        return "SIGINT";
+    case SIGTERM:
+        return "SIGTERM";
+    case SIGHUP:
+        return "SIGHUP";
+    default:
+        return "the signal";
+    }
+}
+
+/*
+ * The watchdog's action, on its own thread: the UI thread is stuck in a frame
+ * or did not heed a termination request. The terminal comes back without
+ * curses, the reason goes to stderr, and the process ends: by the request's
+ * own signal (the shell sees it as such), else with status 1. _exit: atexit
+ * handlers would call curses under the stuck thread's feet.
+ */
+static void on_watchdog(enum watchdog_reason why, int64_t stuck_ms, void *arg)
+{
+    (void)arg;
+    term_emergency_restore();
+    int sig = term_quit_signal();
+    char msg[256];
+    int n;
+    if (why == WATCHDOG_QUIT)
+        n = snprintf(msg, sizeof(msg), "catalyst-tui: the console did not stop within %lld ms "
+                     "of %s; terminal restored, exiting\n", (long long)stuck_ms,
+                     quit_signal_name(sig));
+    else
+        n = snprintf(msg, sizeof(msg), "catalyst-tui: the console stopped responding (a screen "
+                     "update ran for %lld ms); terminal restored, exiting\n",
+                     (long long)stuck_ms);
+    if (n > 0) {
+        ssize_t w = write(STDERR_FILENO, msg, (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg));
+        (void)w;
+    }
+    if (why == WATCHDOG_QUIT && sig > 0) {
+        sigset_t one;
+        sigemptyset(&one);
+        sigaddset(&one, sig);
+        signal(sig, SIG_DFL);
+        pthread_sigmask(SIG_UNBLOCK, &one, NULL);
+        raise(sig);
+    }
+    _exit(EXIT_FAILED);
+}
+
+/* The console under a watchdog that ends it when its UI thread hangs. */
+static int run_console(struct source **src, const struct ui_options *uo, struct error *err)
+{
+    struct ui_options wo = *uo;
+    struct watchdog_config wc = {.requests = quit_count, .fire = on_watchdog};
+    wo.watchdog = watchdog_start(&wc, err);
+    if (!wo.watchdog)
+        return err->code ? err->code : EXIT_USAGE;
+    int rc = ui_run(src, &wo, err);
+    watchdog_stop(wo.watchdog);
+    return rc;
+}
+
 /*
  * The curses console, or, on a terminal that cannot move the cursor
  * (TERM=dumb), the dashboard once and then one line per change.
@@ -456,7 +528,7 @@ static int console_or_lines(struct source **src, struct engine *engine, const st
                             const struct ui_options *uo, struct error *err)
 {
     if (term_addressable())
-        return ui_run(src, uo, err);
+        return run_console(src, uo, err);
     const char *t = getenv("TERM");
     fprintf(stderr, "catalyst-tui: terminal \"%s\" cannot move the cursor; printing the "
                     "dashboard, then one line per change (Ctrl-C quits)\n", t ? t : "");

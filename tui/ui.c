@@ -935,6 +935,8 @@ static void render(struct ui *ui)
             draw_cutover(ui);
     }
     draw_canvas(sc, 0, 0);
+    /* Computed: a terminal slow to take the bytes (XOFF, a slow link) is not a hung UI. */
+    watchdog_disarm(ui->opt.watchdog);
     draw_flush();
 }
 
@@ -1462,7 +1464,9 @@ int ui_run(struct source **srcp, const struct ui_options *opt, struct error *err
     ui->dirty = true;
     while (!ui->quit && !term_quit_requested()) {
         if (ui->dirty) {
+            watchdog_arm(ui->opt.watchdog);
             render(ui);
+            watchdog_disarm(ui->opt.watchdog);
             ui->dirty = false;
         }
         int64_t now = time_now_ms();
@@ -1489,6 +1493,8 @@ int ui_run(struct source **srcp, const struct ui_options *opt, struct error *err
                 break;
         }
     }
+    /* The loop saw the quit request: a step that tells the watchdog the UI heeded it. */
+    watchdog_disarm(ui->opt.watchdog);
     *srcp = ui->src;
     term_set_wake_fd(-1);
     atomic_store(&g_wake_fd, -1);

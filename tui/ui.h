@@ -11,6 +11,7 @@
 #define CATALYST_UI_H
 
 #include "source.h"
+#include "watchdog.h"
 
 struct ui;
 
@@ -28,6 +29,9 @@ struct ui_options {
      */
     struct source *(*switch_context)(void *arg, const char *name, struct error *err);
     void *switch_arg;
+    /* Armed while a frame is computed (model + draw, not the terminal write), and
+     * disarmed once more when the loop ends. */
+    struct watchdog *watchdog; /* NULL: none */
 };
 
 /*

@@ -188,10 +188,14 @@ static void cutover_model(void *state, const struct snapshot *s, const struct vi
         canvas_glyph(c, y, 0, g->hold_mark, ROLE_ACCENT, 0);
         int used = canvas_printf(c, y, 2, -1, ROLE_ACCENT, ATTR_BOLD, "%s hold: %s left",
                                  step_label(sp),
-                                 vu_countdown(sp->hold_until - ctx->now_ms, b1, sizeof(b1)));
+                                 vu_countdown(vu_span(ctx->now_ms, sp->hold_until), b1,
+                                              sizeof(b1)));
         if (sp->hold_seconds > 0) {
+            /* holdSeconds comes from the server as any integer: saturate, do not wrap. */
+            int64_t hold_ms = sp->hold_seconds > INT64_MAX / 1000 ? INT64_MAX
+                                                                   : sp->hold_seconds * 1000;
             canvas_printf(c, y, 3 + used, -1, ROLE_DIM, 0, "(of %s)",
-                          duration_format(sp->hold_seconds * 1000, b2, sizeof(b2)));
+                          duration_format(hold_ms, b2, sizeof(b2)));
         }
         y++;
     }
@@ -234,7 +238,7 @@ static void cutover_model(void *state, const struct snapshot *s, const struct vi
                             ROLE_NORMAL, 0);
             else if (sp->result == STEP_RUNNING && sp->started_at > 0)
                 canvas_text(c, y, cx, -1,
-                            vu_duration(ctx->now_ms - sp->started_at, g, b3, sizeof(b3)),
+                            vu_duration(vu_span(sp->started_at, ctx->now_ms), g, b3, sizeof(b3)),
                             ROLE_RUNNING, 0);
         }
         y++;
