@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 static volatile sig_atomic_t g_quit;
+static volatile sig_atomic_t g_hangup;
 static volatile sig_atomic_t g_active;
 static volatile sig_atomic_t g_wake_fd = -1;
 static volatile sig_atomic_t g_saved_stderr = -1;
@@ -37,9 +38,10 @@ static bool g_handlers;
 
 static void on_quit_signal(int sig)
 {
-    (void)sig;
     int saved = errno;
     g_quit = 1;
+    if (sig == SIGHUP)
+        g_hangup = 1;
     if (g_wake_fd >= 0) {
         ssize_t r = write(g_wake_fd, "s", 1);
         (void)r;
@@ -179,6 +181,7 @@ int term_init(const struct term_options *o, struct term_info *out, struct error 
         return -1;
     }
     g_quit = 0;
+    g_hangup = 0;
     /* Before newterm: ncurses only installs its own handlers over SIG_DFL. */
     handlers_install();
     stderr_capture();
@@ -231,6 +234,11 @@ void term_fini(void)
 bool term_quit_requested(void)
 {
     return g_quit != 0;
+}
+
+bool term_hangup_requested(void)
+{
+    return g_hangup != 0;
 }
 
 void term_set_wake_fd(int fd)

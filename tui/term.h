@@ -43,6 +43,8 @@ int term_init(const struct term_options *o, struct term_info *out, struct error 
 void term_fini(void);
 /* Set when SIGINT/SIGTERM/SIGHUP arrived: the loop should end. */
 bool term_quit_requested(void);
+/* Set when the quit was SIGHUP: the terminal is gone (a standalone console detaches). */
+bool term_hangup_requested(void);
 /* The handlers also write one byte here so a blocked poll() wakes (-1: none). */
 void term_set_wake_fd(int fd);
 /* Current size (at least 0x0). */
