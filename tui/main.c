@@ -735,6 +735,7 @@ static int run_attached(const struct options *o, const struct config *cfg,
     }
     int rc = EXIT_OK;
     if (o->cmd == CMD_WAIT) {
+        fprintf(stderr, "catalyst-tui: %s is in use; %s over %s\n", st->dir, label, sock);
         install_stop_handlers();
         rc = run_wait(src, NULL, o, false, true, started);
     } else if (o->once) {
@@ -878,7 +879,10 @@ static int run_standalone(const struct options *o, const struct config *cfg)
     bool detach = false;
     if (o->cmd == CMD_WAIT) {
         rc = run_wait(st.source, st.engine, o, false, false, started);
-        detach = rc == RC_DETACHED;
+        /* A hangup with nothing left to run ends the wait like an interrupt. */
+        detach = rc == RC_DETACHED && work_in_flight(&st);
+        if (rc == RC_DETACHED && !detach)
+            rc = EXIT_FAILED;
     } else if (o->cmd == CMD_SERVE) {
         struct server_options so = {
             .listen = o->listen ? o->listen : "127.0.0.1:8080",
@@ -914,19 +918,19 @@ static int run_standalone(const struct options *o, const struct config *cfg)
         uo.switch_context = cfg && cfg->n_contexts ? switch_context : NULL;
         uo.switch_arg = &sw;
         rc = console_or_lines(&st.source, st.engine, o, &uo, &err);
+        bool hangup = rc == RC_DETACHED || end == UI_END_HANGUP;
         if (rc == RC_DETACHED) {
-            detach = true;
             rc = EXIT_OK;
         } else if (rc != EXIT_OK) {
             standalone_close(&st);
             return fail(&err);
         }
-        if (end == UI_END_DETACH || end == UI_END_HANGUP)
-            detach = true;
+        /* A hangup with nothing left to run just ends, as a quit would. */
+        detach = end == UI_END_DETACH || (hangup && work_in_flight(&st));
         if (end == UI_END_DETACH)
-            printf("catalyst-tui: detached; pid %ld keeps running %s (launch again with the "
-                   "same state dir to attach; log: %s/console.log)\n",
-                   (long)getpid(), st.dir, st.dir);
+            printf("catalyst-tui: detached; pid %ld keeps running the jobs in %s\n"
+                   "catalyst-tui: launch again on that state dir to attach; log: "
+                   "%s/console.log\n", (long)getpid(), st.dir, st.dir);
         if (end == UI_END_STOP)
             engine_stop(st.engine); /* the quit dialog's "stop the jobs": recorded interrupted */
     }
