@@ -516,8 +516,9 @@ static void fork_for_detach(int *detach_fd)
     }
     close(p[1]);
     /*
-     * Ctrl-C reaches the child from the terminal. A hangup may reach only us
-     * (a session leader gets it, not its children): pass it and SIGTERM on.
+     * Signals sent to us are meant for the console: passed on. A hangup may
+     * reach only us (the session leader gets it, not its children); Ctrl-C
+     * reaches both, and the child takes a second SIGINT like the first.
      */
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
@@ -525,7 +526,7 @@ static void fork_for_detach(int *detach_fd)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGHUP, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    signal(SIGINT, SIG_IGN);
+    sigaction(SIGINT, &sa, NULL);
     signal(SIGQUIT, SIG_IGN);
     signal(SIGPIPE, SIG_IGN);
     char c = 0;

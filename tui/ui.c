@@ -583,7 +583,7 @@ static const struct key_help global_keys[] = {
     {"1-6", "dashboard, jobs, dag, timeline, tree, cutover"},
     {"Tab, S-Tab", "next / previous view"},
     {"Enter", "open the selected item"},
-    {"Esc, q", "back (q on the first view quits; asks first while jobs run)"},
+    {"Esc, q", "back (q on the first view quits)"},
     {"/", "filter this view"},
     {":", "command line (Tab completes, Up/Down history)"},
     {"?", "this help"},
@@ -673,8 +673,8 @@ static void draw_quit(struct ui *ui)
     canvas_text(c, y0 + 3, x + 4, tw - 4, "detach: they keep running; launch again to attach",
                 ROLE_DIALOG, 0);
     canvas_text(c, y0 + 4, x, 6, "s", ROLE_ACCENT, ATTR_BOLD);
-    canvas_text(c, y0 + 5, x + 4, tw - 4, "(the next start resumes them)", ROLE_DIM, 0);
     canvas_text(c, y0 + 4, x + 4, tw - 4, "stop the jobs, then quit", ROLE_DIALOG, 0);
+    canvas_text(c, y0 + 5, x + 4, tw - 4, "(the next start resumes them)", ROLE_DIM, 0);
     canvas_text(c, y0 + 6, x, 6, "c", ROLE_ACCENT, ATTR_BOLD);
     canvas_text(c, y0 + 6, x + 4, tw - 4, "cancel: back to the console", ROLE_DIALOG, 0);
     canvas_text(c, y0 + h - 2, x, tw, "Enter detach   Esc cancel", ROLE_DIM, 0);
