@@ -730,8 +730,19 @@ static int run_attached(const struct options *o, const struct config *cfg,
     struct source *src = source_remote_new(&ro, &err);
     if (!src)
         return fail(&err);
-    if (source_remote_wait_first(src, 5000, &err) != EXIT_OK) {
+    /* `wait --timeout` bounds the whole wait, attaching included. */
+    int first_ms = 5000;
+    if (o->cmd == CMD_WAIT && o->timeout_ms >= 0) {
+        int64_t left = started + o->timeout_ms - mono_ms();
+        first_ms = left < first_ms ? (left > 0 ? (int)left : 1) : first_ms;
+    }
+    if (source_remote_wait_first(src, first_ms, &err) != EXIT_OK) {
         source_free(src);
+        if (o->cmd == CMD_WAIT && o->timeout_ms >= 0 &&
+            mono_ms() >= started + o->timeout_ms) {
+            fprintf(stderr, "catalyst-tui: wait %s timed out\n", o->wait_what);
+            return EXIT_TIMEOUT;
+        }
         return RC_ATTACH_GONE;
     }
     int rc = EXIT_OK;
