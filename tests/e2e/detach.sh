@@ -86,6 +86,13 @@ check_finished() {
     else
         e2e_fail "$_label: the detached pid $_owner still runs with nothing left to do"
     fi
+    # The detached process's stderr: under SANITIZED=1 its reports land here.
+    if grep -q "Sanitizer" "$_st/console.log" 2>/dev/null; then
+        cat "$_st/console.log"
+        e2e_fail "$_label: the detached process reported a sanitizer error"
+    fi
+    grep -q "nothing left to run" "$_st/console.log" 2>/dev/null ||
+        e2e_fail "$_label: no 'nothing left to run' line in $_st/console.log"
     [ ! -e "$_st/catalyst.sock" ] || e2e_fail "$_label: the socket outlived its owner"
     [ ! -e "$_st/catalyst.pid" ] || e2e_fail "$_label: the pid file outlived its owner"
 }
