@@ -9,8 +9,8 @@
  *   catalyst-tui --once [--view VIEW] [-o text|json]
  */
 #include "config.h"
-#include "http.h"
 #include "engine.h"
+#include "http.h"
 #include "once.h"
 #include "remote.h"
 #include "server.h"
@@ -747,7 +747,9 @@ static int run_attached(const struct options *o, const struct config *cfg,
     }
     int rc = EXIT_OK;
     if (o->cmd == CMD_WAIT) {
-        fprintf(stderr, "catalyst-tui: %s is in use; %s over %s\n", st->dir, label, sock);
+        char msg[2 * PATH_MAX + 128];
+        snprintf(msg, sizeof(msg), "%s is in use; %s over %s", st->dir, label, sock);
+        once_error(stderr, msg);
         install_stop_handlers();
         rc = run_wait(src, NULL, o, false, true, started);
     } else if (o->once) {
@@ -780,9 +782,11 @@ static int refuse_busy(const struct standalone *st, const struct error *lock_err
     long pid = store_lock_holder(st->dir);
     if (pid <= 0)
         return fail(lock_err);
-    fprintf(stderr, "catalyst-tui: state dir %s is in use by catalyst-tui pid %ld (not "
-                    "answering on %s/%s); wait for it to finish or stop it with kill %ld\n",
-            st->dir, pid, st->dir, STORE_SOCKET_NAME, pid);
+    char msg[3 * PATH_MAX + 256];
+    snprintf(msg, sizeof(msg), "state dir %s is in use by catalyst-tui pid %ld (not answering "
+             "on %s/%s); wait for it to finish or stop it with kill %ld",
+             st->dir, pid, st->dir, STORE_SOCKET_NAME, pid);
+    once_error(stderr, msg); /* the path is the operator's, but still passes the sanitizer */
     return EXIT_USAGE;
 }
 
