@@ -84,6 +84,8 @@ struct remote {
     char *api;
     char *api_shown;           /* api without user:password@, for snapshots and screens */
     char *token, *session, *cacert;
+    char *unix_socket;         /* attached: the AF_UNIX path every request goes to, or NULL */
+    char *mode;                /* source.mode word: "remote" or the attach label */
     bool insecure, read_only;
     int64_t refresh_ms;
     long connect_timeout_ms, timeout_ms;
@@ -428,8 +430,8 @@ static struct snapshot *build(struct remote *r, struct slot *sl, struct error *e
     struct arena *a = snapshot_arena(s);
     struct error e;
     error_clear(&e);
-    s->source.mode = "remote";
-    s->source.url = arena_strdup(a, r->api_shown);
+    s->source.mode = arena_strdup(a, r->mode);
+    s->source.url = arena_strdup(a, r->unix_socket ? r->unix_socket : r->api_shown);
     s->source.insecure = r->insecure;
     s->source.read_only = r->read_only;
 
@@ -1268,7 +1270,8 @@ static struct http_client *stream_client(struct remote *r)
     struct http_options o = {.base_url = r->api, .token = r->token, .session = r->session,
                              .cacert = r->cacert, .insecure = r->insecure,
                              .connect_timeout_ms = r->connect_timeout_ms,
-                             .timeout_ms = r->timeout_ms, .stop = &r->stop};
+                             .timeout_ms = r->timeout_ms, .stop = &r->stop,
+                             .unix_socket = r->unix_socket};
     struct error e;
     return http_client_new(&o, &e);
 }
@@ -1479,7 +1482,8 @@ static void *poller_main(void *arg)
     struct http_options o = {.base_url = r->api, .token = r->token, .session = r->session,
                              .cacert = r->cacert, .insecure = r->insecure,
                              .connect_timeout_ms = r->connect_timeout_ms,
-                             .timeout_ms = r->timeout_ms, .stop = &r->stop};
+                             .timeout_ms = r->timeout_ms, .stop = &r->stop,
+                             .unix_socket = r->unix_socket};
     struct error err;
     struct http_client *h = http_client_new(&o, &err);
     if (!h) {
@@ -1719,6 +1723,8 @@ static void remote_free_all(struct remote *r)
     free(r->deps_body);
     free(r->api);
     free(r->api_shown);
+    free(r->unix_socket);
+    free(r->mode);
     http_secret_free(r->token);
     http_secret_free(r->session);
     free(r->cacert);
@@ -1812,6 +1818,8 @@ struct source *source_remote_new(const struct remote_options *o, struct error *e
         r->api[--al] = 0;
     r->api_shown = r->api ? redact_userinfo(r->api) : NULL;
     r->cacert = o->cacert ? strdup(o->cacert) : NULL;
+    r->unix_socket = o->unix_socket && *o->unix_socket ? strdup(o->unix_socket) : NULL;
+    r->mode = strdup(o->mode_label && *o->mode_label ? o->mode_label : "remote");
     r->insecure = o->insecure;
     r->read_only = o->read_only;
     r->watch = o->watch_job && *o->watch_job ? strdup(o->watch_job) : NULL;
@@ -1822,7 +1830,8 @@ struct source *source_remote_new(const struct remote_options *o, struct error *e
     r->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 15000;
     if (o->deployment && *o->deployment)
         r->dep_id = strdup(o->deployment);
-    if (!r->api || !r->api_shown || (o->cacert && !r->cacert) ||
+    if (!r->api || !r->api_shown || (o->cacert && !r->cacert) || !r->mode ||
+        (o->unix_socket && *o->unix_socket && !r->unix_socket) ||
         (o->deployment && *o->deployment && !r->dep_id)) {
         error_set(err, EXIT_API, "out of memory");
         goto fail;
@@ -1832,8 +1841,9 @@ struct source *source_remote_new(const struct remote_options *o, struct error *e
         error_set(err, EXIT_API, "out of memory");
         goto fail;
     }
-    r->current->source.mode = "remote";
-    r->current->source.url = arena_strdup(snapshot_arena(r->current), r->api_shown);
+    r->current->source.mode = arena_strdup(snapshot_arena(r->current), r->mode);
+    r->current->source.url = arena_strdup(snapshot_arena(r->current),
+                                          r->unix_socket ? r->unix_socket : r->api_shown);
     r->current->source.error = "connecting to the catalyst-api";
     r->current->source.insecure = r->insecure;
     r->current->source.read_only = r->read_only;

@@ -20,6 +20,8 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -58,6 +60,10 @@ struct server {
     char *token;
     size_t token_len;
     int port;
+    /* Listening on an AF_UNIX path (unix_path) instead of TCP: removed at stop. */
+    char *unix_path;
+    dev_t unix_dev;
+    ino_t unix_ino;
     pthread_t feeder;
     bool feeder_started;
     atomic_bool stopping;
@@ -1333,6 +1339,71 @@ static int open_listener(const char *listen_addr, int *port_out, int *family, st
     return fd;
 }
 
+/*
+ * An AF_UNIX listener at path, mode 0600 from the moment the path exists: it
+ * is bound under a temporary name, restricted, listening, and only then
+ * renamed into place (no process-wide umask change, which would race with
+ * jobs being spawned). A stale socket left by a crash is replaced; anything
+ * else at path is refused. The caller owns the directory (the state dir lock).
+ */
+static int open_unix_listener(struct server *srv, const char *path, struct error *err)
+{
+    struct sockaddr_un sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    char tmp[sizeof(sa.sun_path) + 32];
+    int tl = snprintf(tmp, sizeof(tmp), "%s.%ld.tmp", path, (long)getpid());
+    if (tl < 0 || (size_t)tl >= sizeof(sa.sun_path)) {
+        error_set(err, EXIT_USAGE, "socket path too long for AF_UNIX (max %zu bytes): %s",
+                  sizeof(sa.sun_path) - 20, path);
+        return -1;
+    }
+    struct stat st;
+    if (lstat(path, &st) == 0 && !S_ISSOCK(st.st_mode)) {
+        error_set(err, EXIT_USAGE, "%s exists and is not a socket; not replaced", path);
+        return -1;
+    }
+    memcpy(sa.sun_path, tmp, (size_t)tl + 1);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        error_set(err, EXIT_FAILED, "socket(AF_UNIX): %s", strerror(errno));
+        return -1;
+    }
+    unlink(tmp);
+    int e = 0;
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+        e = errno;
+    else if (chmod(tmp, 0600) < 0 || listen(fd, 64) < 0 || lstat(tmp, &st) < 0 ||
+             rename(tmp, path) < 0)
+        e = errno;
+    if (e) {
+        unlink(tmp);
+        close(fd);
+        error_set(err, EXIT_FAILED, "cannot listen on %s: %s", path, strerror(e));
+        return -1;
+    }
+    srv->unix_path = strdup(path);
+    if (!srv->unix_path) {
+        unlink(path);
+        close(fd);
+        error_set(err, EXIT_FAILED, "out of memory");
+        return -1;
+    }
+    srv->unix_dev = st.st_dev;
+    srv->unix_ino = st.st_ino;
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    return fd;
+}
+
+/* Removes the socket path, unless another process has since put its own there. */
+static void remove_unix_path(struct server *srv)
+{
+    struct stat st;
+    if (srv->unix_path && lstat(srv->unix_path, &st) == 0 && st.st_dev == srv->unix_dev &&
+        st.st_ino == srv->unix_ino)
+        unlink(srv->unix_path);
+}
+
 #define TOKEN_MAX (64 * 1024)
 
 /*
@@ -1403,6 +1474,7 @@ static void free_server(struct server *srv)
         explicit_bzero(srv->token, srv->token_len);
         free(srv->token);
     }
+    free(srv->unix_path);
     pthread_mutex_destroy(&srv->mu);
     free(srv);
 }
@@ -1441,7 +1513,8 @@ struct server *server_start(struct source *local, struct engine *e,
         return NULL;
     }
     int family = AF_INET;
-    int fd = open_listener(o ? o->listen : NULL, &srv->port, &family, err);
+    int fd = o && o->unix_path ? open_unix_listener(srv, o->unix_path, err)
+                               : open_listener(o ? o->listen : NULL, &srv->port, &family, err);
     if (fd < 0) {
         free_server(srv);
         return NULL;
@@ -1462,12 +1535,17 @@ struct server *server_start(struct source *local, struct engine *e,
                               MHD_OPTION_END);
     if (!srv->d) {
         close(fd);
-        error_set(err, EXIT_FAILED, "cannot start the HTTP server on port %d", srv->port);
+        remove_unix_path(srv);
+        if (srv->unix_path)
+            error_set(err, EXIT_FAILED, "cannot start the HTTP server on %s", srv->unix_path);
+        else
+            error_set(err, EXIT_FAILED, "cannot start the HTTP server on port %d", srv->port);
         free_server(srv);
         return NULL;
     }
     if (pthread_create(&srv->feeder, NULL, feeder_main, srv) != 0) {
         MHD_stop_daemon(srv->d);
+        remove_unix_path(srv);
         error_set(err, EXIT_FAILED, "cannot start the event feeder thread");
         free_server(srv);
         return NULL;
@@ -1486,6 +1564,8 @@ void server_stop(struct server *srv)
     MHD_socket lfd = MHD_quiesce_daemon(srv->d); /* stop accepting */
     if (lfd != MHD_INVALID_SOCKET)
         close(lfd);
+    /* Nobody new can reach us: a later launch must not find a dead path. */
+    remove_unix_path(srv);
     events_shutdown(srv->ev); /* SSE streams end */
     if (srv->feeder_started)
         pthread_join(srv->feeder, NULL);

@@ -24,6 +24,7 @@
 static volatile sig_atomic_t g_quit;
 static volatile sig_atomic_t g_quit_count; /* requests so far, for the watchdog */
 static volatile sig_atomic_t g_quit_sig;   /* the last one's signal number */
+static volatile sig_atomic_t g_hangup;
 static volatile sig_atomic_t g_active;
 static volatile sig_atomic_t g_wake_fd = -1;
 static volatile sig_atomic_t g_saved_stderr = -1;
@@ -50,6 +51,8 @@ static void on_quit_signal(int sig)
     g_quit = 1;
     g_quit_sig = sig;
     g_quit_count = g_quit_count < INT_MAX ? g_quit_count + 1 : 1; /* changes, never wraps */
+    if (sig == SIGHUP)
+        g_hangup = 1;
     if (g_wake_fd >= 0) {
         ssize_t r = write(g_wake_fd, "s", 1);
         (void)r;
@@ -213,6 +216,7 @@ int term_init(const struct term_options *o, struct term_info *out, struct error 
         return -1;
     }
     g_quit = 0;
+    g_hangup = 0;
     /* Before newterm: ncurses only installs its own handlers over SIG_DFL. */
     handlers_install();
     stderr_capture();
@@ -294,6 +298,11 @@ void term_fini(void)
 bool term_quit_requested(void)
 {
     return g_quit != 0;
+}
+
+bool term_hangup_requested(void)
+{
+    return g_hangup != 0;
 }
 
 void term_set_wake_fd(int fd)

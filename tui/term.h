@@ -55,6 +55,8 @@ int term_quit_signal(void);
  * stderr. The caller exits right after; curses is not usable any more.
  */
 void term_emergency_restore(void);
+/* Set when the quit was SIGHUP: the terminal is gone (a standalone console detaches). */
+bool term_hangup_requested(void);
 /* The handlers also write one byte here so a blocked poll() wakes (-1: none). */
 void term_set_wake_fd(int fd);
 /* Current size (at least 0x0). */

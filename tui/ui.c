@@ -55,7 +55,7 @@ struct nav {
 };
 
 enum mode { MODE_VIEW, MODE_HELP, MODE_CMD, MODE_FILTER, MODE_DIALOG };
-enum dialog { DLG_NONE, DLG_RETRY, DLG_CUTOVER };
+enum dialog { DLG_NONE, DLG_RETRY, DLG_CUTOVER, DLG_QUIT };
 
 struct ui {
     struct source *src;
@@ -72,6 +72,7 @@ struct ui {
     struct snapshot *snap;
     struct canvas *screen, *view;
     bool quit, dirty;
+    enum ui_end end;                /* what quit means (the quit dialog's choice) */
     enum mode mode;
     struct cmdline cmd;             /* ':' with history */
     struct cmdline filter;          /* '/' */
@@ -368,6 +369,20 @@ static bool typed_force(const struct ui *ui)
     const char *typed = ui->dlg_input.buf;
     size_t n = strlen(FORCE_WORDS);
     return strncmp(typed, FORCE_WORDS, n) == 0 && names_sovereign(ui, typed + n);
+}
+
+/*
+ * q on the first view and :quit. A console that owns its engine asks first
+ * while work is in flight: leaving must not silently end the jobs.
+ */
+static void request_quit(struct ui *ui)
+{
+    if (ui->opt.work_in_flight && ui->opt.work_in_flight(ui->opt.work_arg)) {
+        dialog_open(ui, DLG_QUIT, "", "");
+        return;
+    }
+    ui->end = UI_END_QUIT;
+    ui->quit = true;
 }
 
 static bool dialog_confirmed(const struct ui *ui)
@@ -749,6 +764,24 @@ static int draw_dialog_preflight(const struct ui *ui, struct canvas *c, int y, i
     return y;
 }
 
+static void draw_quit(struct ui *ui)
+{
+    struct canvas *c = ui->screen;
+    int w = c->w - 4 < 64 ? c->w - 4 : 64, h = 10;
+    int y0 = (c->h - h) / 2, x0 = (c->w - w) / 2, x = x0 + 2, tw = w - 4;
+    frame(ui, c, y0, x0, h, w, ROLE_DIALOG, "Quit");
+    canvas_text(c, y0 + 1, x, tw, "Jobs are still running or waiting to run.", ROLE_DIALOG, 0);
+    canvas_text(c, y0 + 3, x, 6, "d", ROLE_ACCENT, ATTR_BOLD | ATTR_REVERSE);
+    canvas_text(c, y0 + 3, x + 4, tw - 4, "detach: they keep running; launch again to attach",
+                ROLE_DIALOG, 0);
+    canvas_text(c, y0 + 4, x, 6, "s", ROLE_ACCENT, ATTR_BOLD);
+    canvas_text(c, y0 + 4, x + 4, tw - 4, "stop the jobs, then quit", ROLE_DIALOG, 0);
+    canvas_text(c, y0 + 5, x + 4, tw - 4, "(the next start resumes them)", ROLE_DIM, 0);
+    canvas_text(c, y0 + 6, x, 6, "c", ROLE_ACCENT, ATTR_BOLD);
+    canvas_text(c, y0 + 6, x + 4, tw - 4, "cancel: back to the console", ROLE_DIALOG, 0);
+    canvas_text(c, y0 + h - 2, x, tw, "Enter detach   Esc cancel", ROLE_DIM, 0);
+}
+
 static void draw_cutover(struct ui *ui)
 {
     struct canvas *c = ui->screen;
@@ -933,6 +966,8 @@ static void render(struct ui *ui)
             draw_retry(ui);
         else if (ui->mode == MODE_DIALOG && ui->dlg == DLG_CUTOVER)
             draw_cutover(ui);
+        else if (ui->mode == MODE_DIALOG && ui->dlg == DLG_QUIT)
+            draw_quit(ui);
     }
     draw_canvas(sc, 0, 0);
     /* Computed: a terminal slow to take the bytes (XOFF, a slow link) is not a hung UI. */
@@ -996,7 +1031,7 @@ static void run_command(struct ui *ui, const char *line)
     if (!word[0])
         return;
     if (!strcmp(word, "q") || !strcmp(word, "quit") || !strcmp(word, "exit")) {
-        ui->quit = true;
+        request_quit(ui);
     } else if (!strcmp(word, "help")) {
         ui->mode = MODE_HELP;
         ui->help_top = 0;
@@ -1216,8 +1251,26 @@ static void key_filter(struct ui *ui, int k, bool is_code)
     set_filter(ui, ui->filter.buf);
 }
 
+/* The quit dialog answers on one key: d or Enter detach, s stop, c or Esc cancel. */
+static void key_quit_dialog(struct ui *ui, int k, bool is_code)
+{
+    if (k == KEY_ESC || (!is_code && (k == 'c' || k == 'C'))) {
+        dialog_close(ui);
+    } else if (is_enter(k) || (!is_code && (k == 'd' || k == 'D'))) {
+        ui->end = UI_END_DETACH;
+        ui->quit = true;
+    } else if (!is_code && (k == 's' || k == 'S')) {
+        ui->end = UI_END_STOP;
+        ui->quit = true;
+    }
+}
+
 static void key_dialog(struct ui *ui, int k, bool is_code)
 {
+    if (ui->dlg == DLG_QUIT) {
+        key_quit_dialog(ui, k, is_code);
+        return;
+    }
     if (k == KEY_ESC) {
         dialog_close(ui);
         return;
@@ -1280,7 +1333,7 @@ static void key_view(struct ui *ui, int k, bool is_code)
         if (ui->depth > 1)
             ui_back(ui);
         else
-            ui->quit = true;
+            request_quit(ui);
     } else if (k == KEY_ESC) {
         ui_back(ui);
     }
@@ -1462,6 +1515,7 @@ int ui_run(struct source **srcp, const struct ui_options *opt, struct error *err
     open_initial(ui);
     check_snapshot(ui);
     ui->dirty = true;
+    bool hung_up = false;
     while (!ui->quit && !term_quit_requested()) {
         if (ui->dirty) {
             watchdog_arm(ui->opt.watchdog);
@@ -1488,14 +1542,20 @@ int ui_run(struct source **srcp, const struct ui_options *opt, struct error *err
             drain(ui->wake[0]);
         check_snapshot(ui);
         if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) {
-            /* A hung-up terminal would otherwise wake us forever. */
-            if (!read_keys(ui) && (fds[0].revents & (POLLHUP | POLLERR)))
+            /* A hung-up terminal would otherwise wake us forever (reads may say EAGAIN). */
+            read_keys(ui);
+            if (fds[0].revents & (POLLHUP | POLLERR)) {
+                hung_up = true;
                 break;
+            }
         }
     }
     /* The loop saw the quit request: a step that tells the watchdog the UI heeded it. */
     watchdog_disarm(ui->opt.watchdog);
     *srcp = ui->src;
+    if (opt->end)
+        *opt->end = ui->quit ? ui->end : hung_up || term_hangup_requested() ? UI_END_HANGUP
+                                                                            : UI_END_SIGNAL;
     term_set_wake_fd(-1);
     atomic_store(&g_wake_fd, -1);
     term_fini();
