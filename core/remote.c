@@ -977,7 +977,7 @@ static void set_action_result(struct remote *r, uint64_t seq, enum action_kind k
 static void decode_checks(const char *body, size_t len, struct preflight *pf)
 {
     memset(pf, 0, sizeof(*pf));
-    cJSON *root = cJSON_ParseWithLength(body, len);
+    cJSON *root = wire_json_parse(body, len, NULL);
     const cJSON *arr = root ? cJSON_GetObjectItemCaseSensitive(root, "checks") : NULL;
     if (!cJSON_IsArray(arr))
         arr = NULL;

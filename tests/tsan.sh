@@ -3,7 +3,9 @@
 # the end-to-end scripts that run threads: the engine's scheduler and workers
 # with real commands (realcmds, once), serve and the remote poller and its SSE
 # followers (roundtrip), the console's UI thread over the local source
-# (screens, hostile). Then two live consoles that the e2e scripts do not cover:
+# (screens, hostile, preflight), the UI watchdog's thread with quit signals
+# (timeguard), a console that loses its terminal and is attached to over its
+# socket (detach). Then two live consoles that the e2e scripts do not cover:
 # one over a running standalone engine and one over --api against a running
 # serve, both walked through every view and a job's detail while jobs run.
 #
@@ -37,7 +39,7 @@ result() { # name rc log
     fi
 }
 
-for s in realcmds once roundtrip screens hostile; do
+for s in realcmds once roundtrip screens hostile preflight timeguard detach; do
     log="$BUILD/tsan-$s.log"
     timeout 600 sh "$root/tests/e2e/$s.sh" >"$log" 2>&1
     result "$s" $? "$log"
