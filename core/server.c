@@ -31,7 +31,8 @@
 #define PARAM_MAX 512
 #define SSE_BLOCK (16 * 1024)
 #define SSE_SNDBUF (64 * 1024)  /* kernel send buffer of a stream: the bound on a slow reader */
-#define CONN_SLACK 16           /* libmicrohttpd's hard limits sit this far above ours */
+/* libmicrohttpd's hard limits: twice ours and a little, room for evicted connections closing. */
+#define HARD_LIMIT(n) (2 * (n) + 16)
 #define HOST_MAX 256
 
 /* Cached bodies of one snapshot generation. */
@@ -735,9 +736,12 @@ static ssize_t sse_read_inner(struct sse *x, char *buf, size_t max)
             return MHD_CONTENT_READER_END_WITH_ERROR;
         if (x->out.len || x->final)
             continue;
-        /* Nothing new: sleep on the event log; wake each second to see if the peer left. */
+        /*
+         * Nothing new: sleep on the event log; wake five times a second to see
+         * if the peer left or we evicted it (its slot is wanted).
+         */
         if (!events_wait(x->srv->ev, x->kind == SSE_LOGS ? x->dcur : UINT64_MAX,
-                         x->kind == SSE_CUTOVER ? x->ccur : UINT64_MAX, 1000) &&
+                         x->kind == SSE_CUTOVER ? x->ccur : UINT64_MAX, 200) &&
             peer_gone(x->fd))
             return MHD_CONTENT_READER_END_WITH_ERROR;
     }
@@ -2202,9 +2206,9 @@ struct server *server_start(struct source *local, struct engine *e,
      */
     srv->d = MHD_start_daemon(flags, 0, on_accept, srv, on_request, srv,
                               MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
-                              MHD_OPTION_CONNECTION_LIMIT, max + CONN_SLACK,
+                              MHD_OPTION_CONNECTION_LIMIT, HARD_LIMIT(max),
                               MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-                              srv->o.max_per_ip + CONN_SLACK,
+                              HARD_LIMIT(srv->o.max_per_ip),
                               MHD_OPTION_CONNECTION_TIMEOUT, srv->o.idle_timeout_s,
                               MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool,
                               MHD_OPTION_THREAD_STACK_SIZE, (size_t)(1024 * 1024),
