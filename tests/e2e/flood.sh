@@ -9,6 +9,8 @@ set -u
 BIN=${BIN:?BIN must name the binary under test}
 CC=${CC:-cc}
 HERE=$(cd "$(dirname "$0")" && pwd)
+# 23 MB measured at 263 threads; sanitizer builds carry shadow memory.
+if [ -n "${SANITIZED:-}" ]; then RSS_MAX_KB=${RSS_MAX_KB:-1048576}; fi
 RSS_MAX_KB=${RSS_MAX_KB:-131072}
 tmp=$(mktemp -d)
 srv_pid=""
