@@ -1226,6 +1226,74 @@ Test(auth, streams_leave_a_reserve, .timeout = 60)
     fx_max_connections = 0;
 }
 
+/* A spec whose finished run leaves a long event log (~200 jobs with log lines). */
+static char *chatty_spec(void)
+{
+    struct strbuf sb;
+    sb_init(&sb);
+    sb_puts(&sb, "sovereign: {name: chatty, fqdn: chatty.example.org, provider: hetzner,\n"
+                 "            regions: [fsn1], deploymentId: " DEP "}\n"
+                 "groups:\n  - name: provisioner\n    jobs:\n");
+    for (int i = 0; i < 200; i++) {
+        sb_printf(&sb, "      - {name: job-%03d, simulate: {duration: 100ms, logs: [", i);
+        for (int l = 0; l < 8; l++)
+            sb_printf(&sb, "%s\"line %d of job %d, padded so that the log has some bulk\"",
+                      l ? ", " : "", l, i);
+        sb_puts(&sb, "]}}\n");
+    }
+    cr_assert_not(sb.oom);
+    return sb_take(&sb);
+}
+
+/* A stream client that stops reading is dropped once its bounded buffers are full. */
+Test(auth, stalled_stream_is_dropped, .timeout = 60)
+{
+    char *yaml = chatty_spec();
+    fx_extra.stream_stall_s = 1;
+    fx_start_opts(yaml, NULL, false);
+    wait_deployment(NULL);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    cr_assert_geq(fd, 0);
+    int small = 2048;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)fx.port)};
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    const char *req = "GET /api/v1/deployments/" DEP "/logs HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    cr_assert_eq(write(fd, req, strlen(req)), (ssize_t)strlen(req));
+    sleep_ms(3000); /* not reading: the server's send buffer fills and stays full */
+    struct strbuf got;
+    sb_init(&got);
+    char buf[8192];
+    bool eof = false;
+    int64_t deadline = mono_ms() + 10000;
+    while (!eof && mono_ms() < deadline) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, 100) <= 0)
+            continue;
+        ssize_t n = read(fd, buf, sizeof(buf));
+        if (n <= 0)
+            eof = true;
+        else
+            sb_append(&got, buf, (size_t)n);
+    }
+    close(fd);
+    cr_expect(eof, "the server closed the stream");
+    cr_expect(got.len > 1000, "the stream had started (%zu bytes)", got.len);
+    cr_expect_null(got.buf ? strstr(got.buf, "event: done\n") : NULL,
+                   "dropped before the end: the stream never got to `done`");
+    sb_fini(&got);
+    /* A reading client gets the whole stream. */
+    struct resp r;
+    get("/api/v1/deployments/" DEP "/logs", &r);
+    cr_expect(strstr(r.body.buf, "event: done\n"), "a reader gets to done");
+    cr_expect_gt(r.body.len, 100000, "the whole log is long: %zu bytes", r.body.len);
+    resp_free(&r);
+    fx_stop();
+    free(yaml);
+    memset(&fx_extra, 0, sizeof(fx_extra));
+}
+
 /* The cutover state as GET status reports it. */
 static struct cutover_status cutover_now(struct arena *a)
 {

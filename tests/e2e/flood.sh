@@ -93,6 +93,15 @@ umask 077
 printf 'flood-test-token-%s\n' "$$" >"$tmp/token"
 tok="flood-test-token-$$"
 
+# A non-loopback address without a token is refused before anything starts or binds.
+"$BIN" serve --listen 0.0.0.0:0 --state-dir "$tmp/wide" 2>"$tmp/wide.err"
+rc=$?
+[ "$rc" = 2 ] || fail "serve --listen 0.0.0.0 without a token exited $rc, want 2"
+grep -q -- "--insecure-no-auth" "$tmp/wide.err" || fail "the refusal does not name the way out"
+[ -e "$tmp/wide" ] && fail "the refused serve created its state dir"
+"$BIN" --listen 127.0.0.1:0 --insecure-no-auth --once >/dev/null 2>&1
+[ $? = 2 ] || fail "--insecure-no-auth outside serve is not a usage error"
+
 start_server --token-file "$tmp/token"
 flood "with token" "$tok"
 # The streams were authorised: an unauthorised request is still refused.
