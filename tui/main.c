@@ -30,6 +30,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/ioctl.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifndef CATALYST_VERSION
@@ -613,8 +614,14 @@ static int run_standalone(const struct options *o, const struct config *cfg)
             *colon = 0;
         fprintf(stderr, "catalyst-tui: serving %s on http://%s:%d/api/v1 (port %d)\n",
                 st.spec->name, host, server_port(srv), server_port(srv));
-        while (!stop_requested)
-            pause();
+        /*
+         * Not pause(): the signal may be handled on any of the server's
+         * threads, which leaves this one asleep. Look five times a second.
+         */
+        while (!stop_requested) {
+            struct timespec nap = {0, 200 * 1000 * 1000};
+            nanosleep(&nap, NULL);
+        }
         server_stop(srv);
     } else {
         struct ui_options uo = {
