@@ -41,9 +41,12 @@
  * are attributed to "catalyst-tui" (requestedBy). Event-source clients may pass
  * the token as ?access_token= (WIRE §1.3).
  *
- * Threading: server_start spawns the daemon threads and a feeder thread that
+ * Threading: server_start spawns the daemon threads, a feeder thread that
  * turns every new snapshot of `local` into deployment / cutover events
- * (events.h). Request threads only read snapshots; mutations call the engine.
+ * (events.h), and a reaper thread that enforces the request deadline and the
+ * stream stall limit (4 Hz). Request threads only read snapshots; mutations
+ * call the engine. Connection records live under one mutex; an eviction is a
+ * shutdown() of the socket, done before libmicrohttpd can close and reuse it.
  * server_stop is graceful: stop accepting, end SSE streams, give in-flight
  * requests up to 3 s, then close everything. Call it from one thread.
  * Ownership: the server borrows the source and the engine (both must outlive
@@ -107,14 +110,15 @@ void server_etag(const char *body, size_t len, char *out, size_t n);
 
 /*
  * For tests and fuzzing: one request through the same checks and handlers
- * as the HTTP access handler, without sockets. url may carry a ?query
- * (percent-decoded like libmicrohttpd does); headers are n name/value pairs
- * (duplicates allowed). An event stream answers with what is available now,
- * without waiting. The peer counts as a TCP client with no local address, so
- * only loopback and allow-listed Host names pass. On return *body (malloc'd,
- * NUL-terminated, caller frees) and *body_len hold the answer; returns the
- * HTTP status, or 0 when the connection would be dropped without an answer
- * (then *body is NULL). Thread-safe like the access handler.
+ * as the HTTP access handler, without sockets. method and url must not be
+ * NULL; url may carry a ?query (percent-decoded like libmicrohttpd does);
+ * headers are n name/value pairs (duplicates allowed); only req_len of the
+ * body counts (bodies are ignored). An event stream answers with what it
+ * has now, without waiting. The peer counts as a TCP client with no local
+ * address, so only loopback and allow-listed Host names pass. On return
+ * *body (malloc'd, NUL-terminated, caller frees) and *body_len hold the
+ * answer; returns the HTTP status, or 0 when the connection would be dropped
+ * without an answer (then *body is NULL). Thread-safe like the access handler.
  */
 struct server_header {
     const char *name, *value;

@@ -105,7 +105,8 @@ grep -q -- "--insecure-no-auth" "$tmp/wide.err" || fail "the refusal does not na
 start_server --token-file "$tmp/token"
 flood "with token" "$tok"
 # The streams were authorised: an unauthorised request is still refused.
-c=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:$port/api/v1/deployments")
+c=$(curl -s -o /dev/null -w "%{http_code}" --max-time 5 \
+    "http://127.0.0.1:$port/api/v1/deployments")
 [ "$c" = 401 ] || fail "no token after the flood: $c, want 401"
 stop_server
 
