@@ -571,7 +571,8 @@ Test(server, cutover_start_409_events_stream)
     cr_expect_eq(cs.state, SOV_TETHERED);
     resp_free(&r);
 
-    post("/api/v1/sovereign/cutover/start", &r);
+    /* Forced: provisioning is still running (the preflight is tests/test_server_preflight.c). */
+    http("POST", "/api/v1/sovereign/cutover/start", json_ct, "{\"force\":true}", 14, &r);
     cr_assert_eq(r.status, 200, "%s", r.body.buf);
     cr_assert_eq(wire_decode_cutover_status(r.body.buf, r.body.len, a, &cs, &err), 0, "%s",
                  err.msg);
@@ -1364,7 +1365,7 @@ Test(server, cross_site_mutations_refused)
     snprintf(self, sizeof(self), "Origin: http://127.0.0.1:%d", fx.port);
     const char *same[] = {self, "Sec-Fetch-Site: same-origin",
                           "Content-Type: application/json; charset=utf-8", NULL};
-    http("POST", "/api/v1/sovereign/cutover/start", same, "{}", 2, &r);
+    http("POST", "/api/v1/sovereign/cutover/start", same, "{\"force\":true}", 14, &r);
     cr_expect_eq(r.status, 200, "same origin: %ld %s", r.status, r.body.buf);
     resp_free(&r);
     cs = cutover_now(a);
@@ -1420,7 +1421,7 @@ Test(auth, allow_host_names_pass, .timeout = 60)
     /* A page served under the allowed name may mutate (a proxy in front of us). */
     snprintf(o1, sizeof(o1), "Origin: https://box.example");
     const char *proxied[] = {o1, "Content-Type: application/json", NULL};
-    http("POST", "/api/v1/sovereign/cutover/start", proxied, NULL, 0, &r);
+    http("POST", "/api/v1/sovereign/cutover/start", proxied, "{\"force\":true}", 14, &r);
     cr_expect_eq(r.status, 200, "%ld %s", r.status, r.body.buf);
     resp_free(&r);
     fx_stop();
