@@ -1469,6 +1469,56 @@ Test(auth, non_loopback_needs_a_token_or_insecure_no_auth)
     cr_expect(exposed);
 }
 
+/* A Unix-socket peer is no browser: any Host passes; the mutation checks still apply. */
+Test(auth, unix_socket_peers_skip_the_host_check, .timeout = 60)
+{
+    fx_start();
+    char dir[] = "/tmp/ctui-unix-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    char path[96];
+    snprintf(path, sizeof(path), "%s/catalyst.sock", dir);
+    struct server_options o = {.unix_path = path, .max_connections = 16};
+    struct error err;
+    error_clear(&err);
+    cr_assert_eq(server_check_options(&o, NULL, &err), 0, "the listen check leaves sockets be");
+    struct server *us = server_start(fx.src, fx.e, &o, &err);
+    cr_assert_not_null(us, "%s", err.msg);
+    const char *paths[] = {"/api/v1/deployments", "/api/v1/sovereign/cutover/start"};
+    const char *hdrs[][3] = {{"Host: rebind.evil.example", NULL, NULL},
+                             {"Host: rebind.evil.example", "Content-Type: text/plain", NULL}};
+    long want[] = {200, 415};
+    for (int i = 0; i < 2; i++) {
+        CURL *c = curl_easy_init();
+        char url[128];
+        snprintf(url, sizeof(url), "http://localhost%s", paths[i]);
+        struct curl_slist *hl = NULL;
+        for (int k = 0; hdrs[i][k]; k++)
+            hl = curl_slist_append(hl, hdrs[i][k]);
+        struct strbuf sink;
+        sb_init(&sink);
+        curl_easy_setopt(c, CURLOPT_URL, url);
+        curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, path);
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
+        if (i == 1)
+            curl_easy_setopt(c, CURLOPT_POSTFIELDS, "{}");
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+        curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
+        curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+        curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+        cr_expect_eq(curl_easy_perform(c), CURLE_OK);
+        long st = 0;
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &st);
+        cr_expect_eq(st, want[i], "%s over the socket: %ld %s", paths[i], st,
+                     sink.buf ? sink.buf : "");
+        sb_fini(&sink);
+        curl_slist_free_all(hl);
+        curl_easy_cleanup(c);
+    }
+    server_stop(us);
+    rmdir(dir);
+    fx_stop();
+}
+
 /* The socketless entry runs the same checks and handlers (tests and fuzzing use it). */
 Test(server, handle_without_sockets)
 {
