@@ -19,7 +19,10 @@
  * Errors (YAML syntax, unknown keys, wrong types, duplicate or missing names,
  * a current-context that names no context) carry file:line:column and
  * EXIT_USAGE. A missing default file is not an error: it loads as empty.
- * A leading "~/" in file paths is expanded with $HOME.
+ * A leading "~/" in file paths is expanded with $HOME. Messages never quote
+ * a line of the file: a key or name is shown only when it is a short plain
+ * word. The file may be a symlink (followed); a FIFO, device or directory is
+ * refused without blocking (util_open_regular).
  *
  * Threading: none; load once, then read-only. Ownership: config_free frees
  * the config and every string in it.
