@@ -488,11 +488,18 @@ int util_open_regular(const char *path, int flags, struct error *err)
     int fd = open(path, oflags);
     if (fd < 0) {
         int e = errno;
-        if (e == ELOOP && (flags & UTIL_NOFOLLOW))
+        struct stat st;
+        if (e == ELOOP && (flags & UTIL_NOFOLLOW)) {
             error_at(err, EXIT_USAGE, path, 0, 0,
                      "is a symbolic link, refused here (it could point anywhere)");
-        else
+        } else if (e == ENXIO && stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+            /* A socket cannot be open()ed: say what it is rather than "no such device". */
+            error_at(err, EXIT_USAGE, path, 0, 0, "is %s, not a regular file",
+                     file_kind(st.st_mode));
+            e = EINVAL;
+        } else {
             error_at(err, EXIT_USAGE, path, 0, 0, "cannot open: %s", strerror(e));
+        }
         errno = e;
         return -1;
     }
