@@ -157,7 +157,7 @@ static int console_log_open(const char *path)
         mkdir_p(parent, 0700);
     }
     for (int attempt = 0; attempt < 2; attempt++) {
-        int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC,
+        int fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC,
                       0600);
         if (fd < 0)
             return -1;
