@@ -122,7 +122,7 @@ static void print_help(void)
          "  --speed N            time scale for simulated jobs, default 1\n"
          "  --jobs N             parallel jobs in the engine, default 4\n"
          "  --refresh SECONDS    poll interval, default 2\n"
-         "  --theme NAME         default, light, high-contrast, colorblind, mono (installed names)\n"
+         "  --theme NAME         default, light, high-contrast, colorblind, mono (a theme name)\n"
          "  --theme-file FILE    a theme YAML file of your own\n"
          "  --color auto|never|always   --ascii   --read-only\n"
          "  --token-file F  --session-file F  --cacert F  --insecure  --deployment ID  (remote)\n"

@@ -93,7 +93,8 @@ LOG=$D/console.log
 sleep 0.3
 expect diag "$RAW" "diagnostics from this run are in $LOG" "the log's path is printed on exit"
 expect diag "$RAW" "diag-e2e-line" "the short output is shown again after exit"
-if [ -f "$LOG" ] && grep -q 'diag-e2e-line' "$LOG" && grep -q '^--- catalyst-tui console started' "$LOG"; then
+if [ -f "$LOG" ] && grep -q 'diag-e2e-line' "$LOG" &&
+   grep -q '^--- catalyst-tui console started' "$LOG"; then
     e2e_ok "diag: console.log keeps the run's stderr after exit"
 else
     e2e_fail "diag: console.log missing or without the line"
