@@ -35,6 +35,7 @@ static void context_fini(struct context *c)
     free((char *)(uintptr_t)c->session_file);
     free((char *)(uintptr_t)c->cacert);
     free((char *)(uintptr_t)c->theme);
+    free((char *)(uintptr_t)c->theme_file);
 }
 
 void config_free(struct config *c)
@@ -182,6 +183,8 @@ static int load_context(struct loader *L, yaml_node_t *m, struct context *c)
             sp = (char **)(uintptr_t)&c->cacert;
         } else if (strcmp(key, "theme") == 0) {
             sp = (char **)(uintptr_t)&c->theme;
+        } else if (strcmp(key, "theme-file") == 0) {
+            sp = (char **)(uintptr_t)&c->theme_file;
         }
         if (sp)
             rc = want_string(L, v, key, sp);
@@ -195,8 +198,8 @@ static int load_context(struct loader *L, yaml_node_t *m, struct context *c)
         else
             rc = fail_at(L, k,
                          "unknown key \"%s\" in a context (expected name, api, deployment, "
-                         "token-file, session-file, cacert, insecure, theme, read-only, "
-                         "refresh)", util_msg_word(key, CONFIG_WORD_MAX));
+                         "token-file, session-file, cacert, insecure, theme, theme-file, "
+                         "read-only, refresh)", util_msg_word(key, CONFIG_WORD_MAX));
         if (rc)
             return rc;
     }

@@ -12,7 +12,7 @@
  *       session-file: ...            # instead of token-file
  *       cacert: /etc/ssl/omantel.pem
  *       insecure: false
- *       theme: high-contrast
+ *       theme: high-contrast         # a theme name; or theme-file: ~/my-theme.yaml
  *       read-only: true
  *       refresh: 2                   # seconds
  *
@@ -42,7 +42,8 @@ struct context {
     const char *token_file;
     const char *session_file;
     const char *cacert;
-    const char *theme;
+    const char *theme;         /* a name */
+    const char *theme_file;    /* a path (like --theme-file) */
     bool insecure;
     bool read_only;
     bool has_read_only;        /* read-only was given (else the command line decides) */

@@ -57,6 +57,7 @@ Test(config, good_file)
                            "  - name: lab\n"
                            "    api: http://127.0.0.1:8080/api/v1\n"
                            "    session-file: /tmp/s\n"
+                           "    theme-file: ~/themes/mine.yaml\n"
                            "    insecure: yes\n"
                            "    refresh: 500ms\n");
     struct config *c = NULL;
@@ -82,6 +83,9 @@ Test(config, good_file)
     cr_assert(l->insecure);
     cr_assert_not(l->has_read_only);
     cr_assert_str_eq(l->session_file, "/tmp/s");
+    cr_assert_str_eq(l->theme_file, "/home/op/themes/mine.yaml");
+    cr_assert_null(l->theme);
+    cr_assert_null(p->theme_file);
     cr_assert_float_eq(l->refresh, 0.5, 1e-9);
     cr_assert_null(config_find(c, "nope"));
     config_free(c);

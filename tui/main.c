@@ -673,7 +673,10 @@ static int run_remote(const struct options *o, const struct config *cfg,
         default_state_dir("console.log", log, sizeof(log));
         struct ui_options uo = {
             .theme = o->theme ? o->theme : ctx ? ctx->theme : NULL,
-            .theme_file = o->theme_file, .color = o->color, .ascii = o->ascii,
+            /* A --theme given on the command line wins over the context's theme-file. */
+            .theme_file = o->theme_file ? o->theme_file
+                          : !o->theme && ctx ? ctx->theme_file : NULL,
+            .color = o->color, .ascii = o->ascii,
             .console_log = log, .read_only = ro.read_only,
             .initial_view = o->view, .refresh_s = (int)ro.refresh_s,
         };
