@@ -1,7 +1,8 @@
 /*
  * term: terminal lifecycle (see term.h). The crash path only uses calls that
  * are tolerable in a signal handler in practice (endwin, as htop does; the
- * rest is async-signal-safe: dup2, lseek, read, write, sigaction, raise).
+ * rest is async-signal-safe: dup2, fstat, lseek, read, write, close,
+ * sigaction, raise).
  */
 #include "term.h"
 
@@ -87,7 +88,9 @@ static void stderr_restore(void)
     struct stat st;
     off_t end = fstat(g_capture_fd, &st) == 0 ? st.st_size : g_capture_start;
     if (end > g_capture_start) {
-        if (end - g_capture_start <= CAPTURE_ECHO_MAX &&
+        /* The unlinked fallback is all there is: it is copied back whole. */
+        bool echo = g_capture_note_len == 0 || end - g_capture_start <= CAPTURE_ECHO_MAX;
+        if (echo &&
             lseek(g_capture_fd, g_capture_start, SEEK_SET) == g_capture_start) {
             char buf[4096];
             ssize_t n;
