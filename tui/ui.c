@@ -576,7 +576,6 @@ static const struct key_help global_keys[] = {
     {":job NAME", "open a job"},
     {":filter TEXT", "filter this view"},
     {":theme NAME", "default light high-contrast colorblind mono"},
-    {":theme-file FILE", "a theme YAML file of your own"},
     {":retry JOB", "retry a job (asks for its name)"},
     {":cutover start", "achieve true sovereignty (asks for the name)"},
     {":quit", "leave the console"},
