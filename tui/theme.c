@@ -469,7 +469,7 @@ int theme_find(struct theme *t, const char *name, char *found_path, size_t n,
     if (!theme_name_ok(name)) {
         error_set(err, EXIT_USAGE,
                   "a theme name is a word (a-z, 0-9, '-', '_'); give a file with "
-                  "--theme-file FILE or :theme-file FILE");
+                  "--theme-file FILE, :theme-file FILE or theme-file: in a context");
         return -1;
     }
     char dirs[6][PATH_MAX];
