@@ -959,7 +959,7 @@ Test(auth, cutover_without_steps_is_424, .timeout = 60)
  * start until someone writes. (The token fd's close-on-exec comes from
  * util_open_regular, checked in test_util.)
  */
-Test(auth, token_file_fifo_is_refused_without_blocking, .timeout = 10)
+Test(auth, token_file_fifo_is_refused_without_blocking, .timeout = 60)
 {
     fx_start();
     char path[64];
