@@ -77,14 +77,22 @@ e2e_wait_stable "$S" 5 "theme light" && e2e_ok "theme: ':theme light' applied" |
     e2e_fail "theme: ':theme light' not applied"
 
 # 5. Something written to the console's stderr (as a sanitizer report would be).
+# The console forks once at start (see detach); the child runs the screen.
 pid=$(e2e_pane '#{pane_pid}')
+child=$(pgrep -P "$pid" catalyst-tui | head -n 1)
+[ -n "$child" ] && pid=$child
 if [ -n "$pid" ] && [ -e "/proc/$pid/fd/2" ]; then
     echo "diag-e2e-line from outside" >>"/proc/$pid/fd/2"
 else
     e2e_fail "diag: cannot reach the console's stderr"
 fi
-command quit
-e2e_wait_dead 5 || e2e_fail "diag: ':quit' did not end the program"
+quit_console() {
+    command quit
+    # Jobs still in flight: the quit dialog asks; s stops them, then quits.
+    e2e_wait_stable "$S" 3 "stop the jobs" >/dev/null && e2e_keys s
+}
+quit_console
+e2e_wait_dead 10 || e2e_fail "diag: ':quit' did not end the program"
 [ "$(e2e_exit_desc)" = "status 0" ] || e2e_fail "diag: the program ended with $(e2e_exit_desc)"
 e2e_capture >"$S"
 LOG=$D/console.log
@@ -107,8 +115,8 @@ e2e_stop
 head -c 1100000 /dev/zero | tr '\0' 'x' >>"$LOG"
 e2e_start 120 30 "" "$base $bin --state-dir $(e2e_q "$D") --speed 0.01"
 e2e_wait_stable "$S" 10 "Sovereignty" || e2e_fail "rotate: the dashboard never appeared"
-command quit
-e2e_wait_dead 5 || e2e_fail "rotate: ':quit' did not end the program"
+quit_console
+e2e_wait_dead 10 || e2e_fail "rotate: ':quit' did not end the program"
 e2e_capture >"$S"
 if grep -q 'diagnostics from this run' "$S"; then
     e2e_fail "rotate: a quiet run printed the log's path"
