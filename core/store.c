@@ -261,7 +261,7 @@ static int check_entries(int dfd, const char *path, bool dirs, struct error *err
 static int check_layout(const char *dir, struct error *err)
 {
     static const char *const files[] = {"deployment.json", "cutover-status.json",
-                                        "console.log", "console.log.1"};
+                                        "console.log", "console.log.1", STORE_PID_FILE};
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < sizeof(files) / sizeof(files[0]); i++) {
         char *p = path_join(dir, files[i], NULL);
