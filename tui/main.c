@@ -499,6 +499,8 @@ static int run_headless(struct standalone *st)
             (long)getpid(), st->dir);
     uint64_t gen = 0;
     int64_t idle_since = -1;
+    char log[PATH_MAX + 16];
+    snprintf(log, sizeof(log), "%s/console.log", st->dir);
     while (!stop_requested) {
         if (work_in_flight(st)) {
             idle_since = -1;
@@ -509,6 +511,12 @@ static int run_headless(struct standalone *st)
             break;
         }
         gen = engine_wait(st->engine, gen, 500);
+        /* A headless run that writes without end keeps its log within about twice the cap. */
+        int nfd;
+        if (util_log_rotate(STDERR_FILENO, log, TERM_LOG_MAX, &nfd) == 1) {
+            dup2(nfd, STDERR_FILENO);
+            close(nfd);
+        }
     }
     fprintf(stderr, "catalyst-tui: pid %ld: %s; ending\n", (long)getpid(),
             stop_requested ? "stopped by a signal" : "nothing left to run");
