@@ -4,7 +4,7 @@
  *
  *   catalyst-tui [options]                 standalone console on the demo
  *   catalyst-tui --spec FILE | --api URL | --context NAME
- *   catalyst-tui serve [--listen HOST:PORT]
+ *   catalyst-tui serve [--listen HOST:PORT] [--allow-host NAME]... [--insecure-no-auth]
  *   catalyst-tui wait jobs|cutover [--timeout D]
  *   catalyst-tui --once [--view VIEW] [-o text|json]
  */
@@ -18,6 +18,7 @@
 #include "spec.h"
 #include "store.h"
 #include "term.h"
+#include "theme.h"
 #include "ui.h"
 #include "watchdog.h"
 #include "wire.h"
@@ -37,6 +38,7 @@
 #include <strings.h>
 #include <sys/ioctl.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifndef CATALYST_VERSION
@@ -59,6 +61,7 @@ struct options {
     double refresh;
     bool refresh_set;
     const char *theme;
+    const char *theme_file;
     int color;                  /* 0 auto, 1 never, 2 always */
     bool ascii;
     bool read_only;
@@ -71,6 +74,9 @@ struct options {
     bool json;
     int64_t timeout_ms;         /* wait: -1 none */
     const char *listen;
+    const char *allow_hosts[16]; /* serve --allow-host, repeatable */
+    size_t n_allow_hosts;
+    bool insecure_no_auth;
     const char *config;
 };
 
@@ -137,12 +143,15 @@ static void print_help(void)
          "  --speed N            time scale for simulated jobs, default 1\n"
          "  --jobs N             parallel jobs in the engine, default 4\n"
          "  --refresh SECONDS    poll interval, default 2\n"
-         "  --theme NAME|FILE    default, light, high-contrast, colorblind, mono, or a YAML file\n"
+         "  --theme NAME         default, light, high-contrast, colorblind, mono (a theme name)\n"
+         "  --theme-file FILE    a theme YAML file of your own\n"
          "  --color auto|never|always   --ascii   --read-only\n"
          "  --token-file F  --session-file F  --cacert F  --insecure  --deployment ID  (remote)\n"
          "  --config FILE        contexts file\n"
          "                       (default $XDG_CONFIG_HOME/catalyst-tui/config.yaml)\n"
          "  --listen HOST:PORT   serve: where to listen (default 127.0.0.1:8080)\n"
+         "  --allow-host NAME    serve: another Host name clients use (repeatable)\n"
+         "  --insecure-no-auth   serve: allow a non-loopback --listen without --token-file\n"
          "  --once  --view VIEW  -o text|json   --timeout DURATION   --help  --version\n"
          "\n"
          "VIEW: dashboard, jobs, dag, timeline, tree, cutover, job:<name-or-id>\n"
@@ -183,6 +192,8 @@ static int parse_args(int argc, char **argv, struct options *o)
         O_SPEC = 256, O_API, O_CONTEXT, O_DEPLOYMENT, O_STATE_DIR, O_FRESH, O_SPEED, O_JOBS,
         O_REFRESH, O_THEME, O_COLOR, O_ASCII, O_READ_ONLY, O_TOKEN, O_SESSION, O_CACERT,
         O_INSECURE, O_ONCE, O_VIEW, O_TIMEOUT, O_LISTEN, O_CONFIG, O_HELP, O_VERSION,
+        O_ALLOW_HOST, O_NO_AUTH,
+        O_THEME_FILE,
     };
     static const struct option longopts[] = {
         {"spec", required_argument, 0, O_SPEC},
@@ -195,6 +206,7 @@ static int parse_args(int argc, char **argv, struct options *o)
         {"jobs", required_argument, 0, O_JOBS},
         {"refresh", required_argument, 0, O_REFRESH},
         {"theme", required_argument, 0, O_THEME},
+        {"theme-file", required_argument, 0, O_THEME_FILE},
         {"color", required_argument, 0, O_COLOR},
         {"ascii", no_argument, 0, O_ASCII},
         {"read-only", no_argument, 0, O_READ_ONLY},
@@ -207,6 +219,8 @@ static int parse_args(int argc, char **argv, struct options *o)
         {"output", required_argument, 0, 'o'},
         {"timeout", required_argument, 0, O_TIMEOUT},
         {"listen", required_argument, 0, O_LISTEN},
+        {"allow-host", required_argument, 0, O_ALLOW_HOST},
+        {"insecure-no-auth", no_argument, 0, O_NO_AUTH},
         {"config", required_argument, 0, O_CONFIG},
         {"help", no_argument, 0, O_HELP},
         {"version", no_argument, 0, O_VERSION},
@@ -239,7 +253,14 @@ static int parse_args(int argc, char **argv, struct options *o)
                 return usage_error("--refresh: expected seconds > 0, got \"%s\"", optarg);
             o->refresh_set = true;
             break;
-        case O_THEME: o->theme = optarg; break;
+        case O_THEME:
+            /* A name is never a path: files come through --theme-file (theme.h). */
+            if (!theme_name_ok(optarg))
+                return usage_error("--theme: \"%s\" is not a theme name (a-z, 0-9, '-', '_'); "
+                                   "for a file use --theme-file FILE", optarg);
+            o->theme = optarg;
+            break;
+        case O_THEME_FILE: o->theme_file = optarg; break;
         case O_COLOR:
             if (strcmp(optarg, "auto") == 0)
                 o->color = 0;
@@ -273,6 +294,12 @@ static int parse_args(int argc, char **argv, struct options *o)
             break;
         }
         case O_LISTEN: o->listen = optarg; break;
+        case O_ALLOW_HOST:
+            if (o->n_allow_hosts == sizeof(o->allow_hosts) / sizeof(o->allow_hosts[0]))
+                return usage_error("--allow-host: at most 16 names%s", "");
+            o->allow_hosts[o->n_allow_hosts++] = optarg;
+            break;
+        case O_NO_AUTH: o->insecure_no_auth = true; break;
         case O_CONFIG: o->config = optarg; break;
         case 'h':
         case O_HELP: print_help(); exit(0);
@@ -287,6 +314,8 @@ static int parse_args(int argc, char **argv, struct options *o)
         return usage_error("--api and --spec exclude each other%s", "");
     if (o->cmd == CMD_SERVE && o->api)
         return usage_error("serve runs its own core; --api makes no sense with it%s", "");
+    if (o->cmd != CMD_SERVE && (o->n_allow_hosts || o->insecure_no_auth))
+        return usage_error("--allow-host and --insecure-no-auth are for serve%s", "");
     return 0;
 }
 
@@ -322,6 +351,7 @@ static int print_once(const struct snapshot *s, const struct options *o)
 {
     struct error err;
     error_clear(&err);
+    errno = 0; /* once_flush reports the errno of a failed write */
     if (o->json) {
         struct strbuf sb;
         sb_init(&sb);
@@ -332,8 +362,8 @@ static int print_once(const struct snapshot *s, const struct options *o)
                            &err) < 0) {
         return fail(&err);
     }
-    if (fflush(stdout) != 0)
-        return EXIT_FAILED;
+    if (once_flush(stdout, "stdout", &err) != 0)
+        return fail(&err);
     return s->source.ok ? EXIT_OK : (s->source.auth_failed ? EXIT_AUTH : EXIT_API);
 }
 
@@ -366,6 +396,7 @@ static int wait_outcome(const struct snapshot *s, bool cutover)
 }
 
 struct standalone {
+    char console_log[PATH_MAX + 16]; /* <state-dir>/console.log */
     struct spec *spec;
     struct engine *engine;
     struct source *source;
@@ -397,6 +428,7 @@ static int standalone_load(struct standalone *st, const struct options *o, struc
         snprintf(st->dir, sizeof(st->dir), "%s", o->state_dir);
     else
         default_state_dir(st->spec->name, st->dir, sizeof(st->dir));
+    snprintf(st->console_log, sizeof(st->console_log), "%s/console.log", st->dir);
     return 0;
 }
 
@@ -467,6 +499,8 @@ static int run_headless(struct standalone *st)
             (long)getpid(), st->dir);
     uint64_t gen = 0;
     int64_t idle_since = -1;
+    char log[PATH_MAX + 16];
+    snprintf(log, sizeof(log), "%s/console.log", st->dir);
     while (!stop_requested) {
         if (work_in_flight(st)) {
             idle_since = -1;
@@ -477,6 +511,12 @@ static int run_headless(struct standalone *st)
             break;
         }
         gen = engine_wait(st->engine, gen, 500);
+        /* A headless run that writes without end keeps its log within about twice the cap. */
+        int nfd;
+        if (util_log_rotate(STDERR_FILENO, log, TERM_LOG_MAX, &nfd) == 1) {
+            dup2(nfd, STDERR_FILENO);
+            close(nfd);
+        }
     }
     fprintf(stderr, "catalyst-tui: pid %ld: %s; ending\n", (long)getpid(),
             stop_requested ? "stopped by a signal" : "nothing left to run");
@@ -588,7 +628,15 @@ static int run_wait(struct source *src, struct engine *engine, const struct opti
         }
         if (s) {
             gen = s->generation;
+            errno = 0;
             once_changes(prev, s, cutover, stdout);
+            struct error werr;
+            error_clear(&werr);
+            if (once_flush(stdout, "stdout", &werr) != 0) {
+                snapshot_release(s);
+                snapshot_release(prev);
+                return fail(&werr);
+            }
             /* Attached and the owner stopped answering: the caller takes over or re-attaches. */
             if (attached && !s->source.ok) {
                 rc = RC_ATTACH_LOST;
@@ -707,8 +755,10 @@ static int console_or_lines(struct source **src, struct engine *engine, const st
     fprintf(stderr, "catalyst-tui: terminal \"%s\" cannot move the cursor; printing the "
                     "dashboard, then one line per change (Ctrl-C quits)\n", t ? t : "");
     struct snapshot *s = source_snapshot(*src);
-    if (s && once_render(s, "dashboard", terminal_width(), o->ascii || !locale_is_utf8(), stdout,
-                         err) < 0) {
+    errno = 0;
+    if (s && (once_render(s, "dashboard", terminal_width(), o->ascii || !locale_is_utf8(),
+                          stdout, err) < 0 ||
+              once_flush(stdout, "stdout", err) < 0)) {
         snapshot_release(s);
         return err->code;
     }
@@ -831,8 +881,9 @@ static int run_attached(const struct options *o, const struct config *cfg,
     } else {
         /* No quit dialog: the engine stays with its owner when this console quits. */
         struct ui_options uo = {
-            .theme = o->theme, .color = o->color, .ascii = o->ascii,
-            .read_only = o->read_only, .initial_view = o->view, .refresh_s = (int)ro.refresh_s,
+            .theme = o->theme, .theme_file = o->theme_file, .color = o->color,
+            .ascii = o->ascii, .console_log = st->console_log, .read_only = o->read_only,
+            .initial_view = o->view, .refresh_s = (int)ro.refresh_s,
         };
         struct switcher sw = {o, cfg};
         uo.switch_context = cfg && cfg->n_contexts ? switch_context : NULL;
@@ -887,6 +938,28 @@ static int run_standalone(const struct options *o, const struct config *cfg)
     error_clear(&err);
     struct standalone st;
     const char *mode = o->cmd == CMD_SERVE ? "serve" : "standalone";
+    struct server_options so = {
+        .listen = o->listen ? o->listen : "127.0.0.1:8080",
+        .token_file = o->token_file,
+        .read_only = o->read_only,
+        .max_connections = 256,
+        .max_body = 64 * 1024,
+        .max_header = 16 * 1024,
+        .allow_hosts = o->allow_hosts,
+        .n_allow_hosts = o->n_allow_hosts,
+        .insecure_no_auth = o->insecure_no_auth,
+    };
+    if (o->cmd == CMD_SERVE) {
+        /* Before any job runs: a refused exposure must not have started anything. */
+        bool exposed = false;
+        if (server_check_options(&so, &exposed, &err) < 0)
+            return fail(&err);
+        if (exposed && !o->token_file)
+            fprintf(stderr, "catalyst-tui: WARNING: --insecure-no-auth: %s is reachable beyond "
+                            "this machine without a token; anyone who can connect can retry "
+                            "jobs and start the cutover\n",
+                    so.listen);
+    }
     int64_t started = mono_ms();
     bool once = o->cmd == CMD_CONSOLE && o->once;
     int detach_fd = -1;
@@ -972,14 +1045,6 @@ static int run_standalone(const struct options *o, const struct config *cfg)
         if (rc == RC_DETACHED && !detach)
             rc = EXIT_FAILED;
     } else if (o->cmd == CMD_SERVE) {
-        struct server_options so = {
-            .listen = o->listen ? o->listen : "127.0.0.1:8080",
-            .token_file = o->token_file,
-            .read_only = o->read_only,
-            .max_connections = 256,
-            .max_body = 64 * 1024,
-            .max_header = 16 * 1024,
-        };
         struct server *srv = server_start(st.source, st.engine, &so, &err);
         if (!srv) {
             standalone_close(&st);
@@ -992,14 +1057,21 @@ static int run_standalone(const struct options *o, const struct config *cfg)
             *colon = 0;
         fprintf(stderr, "catalyst-tui: serving %s on http://%s:%d/api/v1 (port %d)\n",
                 st.spec->name, host, server_port(srv), server_port(srv));
-        while (!stop_requested)
-            pause();
+        /*
+         * Not pause(): the signal may be handled on any of the server's
+         * threads, which leaves this one asleep. Look five times a second.
+         */
+        while (!stop_requested) {
+            struct timespec nap = {0, 200 * 1000 * 1000};
+            nanosleep(&nap, NULL);
+        }
         server_stop(srv);
     } else {
         enum ui_end end = UI_END_QUIT;
         struct ui_options uo = {
-            .theme = o->theme, .color = o->color, .ascii = o->ascii,
-            .read_only = o->read_only, .initial_view = o->view, .refresh_s = (int)o->refresh,
+            .theme = o->theme, .theme_file = o->theme_file, .color = o->color,
+            .ascii = o->ascii, .console_log = st.console_log, .read_only = o->read_only,
+            .initial_view = o->view, .refresh_s = (int)o->refresh,
             .work_in_flight = work_in_flight, .work_arg = &st, .end = &end,
         };
         struct switcher sw = {o, cfg};
@@ -1075,9 +1147,15 @@ static int run_remote(const struct options *o, const struct config *cfg,
         rc = print_once(s, o);
         snapshot_release(s);
     } else {
+        char log[PATH_MAX];
+        default_state_dir("console.log", log, sizeof(log));
         struct ui_options uo = {
             .theme = o->theme ? o->theme : ctx ? ctx->theme : NULL,
-            .color = o->color, .ascii = o->ascii, .read_only = ro.read_only,
+            /* A --theme given on the command line wins over the context's theme-file. */
+            .theme_file = o->theme_file ? o->theme_file
+                          : !o->theme && ctx ? ctx->theme_file : NULL,
+            .color = o->color, .ascii = o->ascii,
+            .console_log = log, .read_only = ro.read_only,
             .initial_view = o->view, .refresh_s = (int)ro.refresh_s,
         };
         struct switcher sw = {o, cfg};
