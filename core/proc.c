@@ -257,7 +257,8 @@ int proc_end_group(const struct proc_ident *id, int64_t grace_ms)
  * has other threads). It leaves the parent's session, takes its pipes, and
  * waits on the gate until the parent recorded it; EOF there means "do not run".
  */
-static void child_main(const struct proc_opts *o, char **env, int out_w, int err_w, int gate_r)
+static void child_main(const struct proc_opts *o, char **env, int out_w, int err_w, int gate_r,
+                       int ready_w)
 {
     sigset_t none;
     sigemptyset(&none);
@@ -269,6 +270,9 @@ static void child_main(const struct proc_opts *o, char **env, int out_w, int err
         if (sig != SIGKILL && sig != SIGSTOP)
             sigaction(sig, &dfl, NULL);
     if (setsid() < 0)
+        _exit(126);
+    /* The group exists now: signals to it reach this child from here on. */
+    if (write(ready_w, "r", 1) != 1)
         _exit(126);
     int nul = open("/dev/null", O_RDONLY);
     if (nul < 0 || dup2(nul, 0) < 0 || dup2(out_w, 1) < 0 || dup2(err_w, 2) < 0 ||
@@ -303,21 +307,43 @@ static int spawn_child(const struct proc_opts *o, int out_w, int err_w, pid_t *p
         error_set(err, EXIT_FAILED, "out of memory");
         return -1;
     }
-    int gate[2];
+    int gate[2], ready[2];
     if (pipe2(gate, O_CLOEXEC) != 0) {
         error_set(err, EXIT_FAILED, "pipe: %s", strerror(errno));
         free(env);
         return -1;
     }
+    if (pipe2(ready, O_CLOEXEC) != 0) {
+        error_set(err, EXIT_FAILED, "pipe: %s", strerror(errno));
+        close(gate[0]);
+        close(gate[1]);
+        free(env);
+        return -1;
+    }
     pid_t c = fork();
     if (c == 0)
-        child_main(o, env, out_w, err_w, gate[0]);
+        child_main(o, env, out_w, err_w, gate[0], ready[1]);
     int fe = errno;
     free(env);
     close(gate[0]);
+    close(ready[1]);
     if (c < 0) {
         close(gate[1]);
+        close(ready[0]);
         error_set(err, EXIT_FAILED, "cannot start /bin/sh: %s", strerror(fe));
+        return -1;
+    }
+    /* Until the child has its own session, kill(-pid) would miss it. */
+    char rb = 0;
+    ssize_t rr;
+    while ((rr = read(ready[0], &rb, 1)) < 0 && errno == EINTR)
+        ;
+    close(ready[0]);
+    if (rr != 1) {
+        close(gate[1]);
+        while (waitpid(c, NULL, 0) < 0 && errno == EINTR)
+            ;
+        error_set(err, EXIT_FAILED, "cannot start /bin/sh: the child failed to set up");
         return -1;
     }
     memset(ident, 0, sizeof(*ident));
