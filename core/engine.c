@@ -56,6 +56,7 @@
 #define KILL_GRACE_MS 5000
 #define LOG_CAP_DEFAULT ((int64_t)64 << 20)
 #define STORE_RESERVE_DEFAULT ((int64_t)1 << 20)
+#define LOG_SPACE_CHECK_BYTES ((int64_t)64 << 10)
 
 /* ---------------------------------------------------------------- maps */
 
@@ -679,6 +680,7 @@ struct run_ctx {
     int64_t bytes;             /* bytes appended so far */
     int64_t disk_lines;        /* lines on disk */
     int64_t dropped, dropped_bytes; /* job output past the cap */
+    int64_t space_check_at;    /* bytes at which free space is looked at next */
     bool log_failed;           /* an append failed: nothing more is written */
     int log_errno;
     bool start_refused;        /* the child could not be recorded, so it never ran */
@@ -723,7 +725,16 @@ static void exec_log_x(struct run_ctx *r, enum log_level lv, const char *msg, bo
     if (r->fd >= 0 && n > 0) {
         struct log_line l = {n, ts, lv, msg};
         size_t w;
-        if (store_log_append_n(r->fd, &l, &w) == 0) {
+        /*
+         * A log must not take the last of the disk: half the start reserve is
+         * kept so that the end of this execution can still be recorded.
+         */
+        bool room = true;
+        if (r->bytes >= r->space_check_at) {
+            r->space_check_at = r->bytes + LOG_SPACE_CHECK_BYTES;
+            room = store_check_space(r->fd, (uint64_t)e->reserve / 2) == 0;
+        }
+        if (room && store_log_append_n(r->fd, &l, &w) == 0) {
             r->bytes += (int64_t)w;
             r->disk_lines = n;
         } else {
