@@ -25,9 +25,15 @@
  * (they may be live in the process that owns the dir).
  *
  * Steps run only while a cutover run is in progress (co_running); the run
- * resumes at the first step that has not succeeded. A cleanly stopped job
- * goes back to pending (it runs again on the next start); a crash leaves a
- * running execution that recovery closes as failed and retries if it can.
+ * resumes at the first step that has not succeeded. A stopped job goes back
+ * to pending (it runs again on the next start); a crash leaves a running
+ * execution that recovery closes as interrupted, after ending what its
+ * command left running, and the job runs again. Neither uses up a retry.
+ *
+ * A `run:` command starts only once the record of its child (process group,
+ * start time, boot id) is committed: on_proc_start waits for the store
+ * thread's commit while the child waits on a pipe. A state dir that cannot
+ * record sets the sticky store_fault: workers then start nothing.
  */
 #include "engine.h"
 

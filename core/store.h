@@ -7,7 +7,14 @@
  *   <dir>/cutover-status.json              flat string map
  *
  * JSON files are replaced atomically (tmp, fsync, rename, fsync dir); files
- * are 0600 and directories 0700. Field names are the wire's (WIRE §3). A file
+ * are 0600 and directories 0700. A crash (or kill -9) at any point leaves
+ * each JSON file whole, old or new, and a log with at most one torn last
+ * line, which store_log_repair cuts off on restart. A log append that fails
+ * (a full disk) cuts its partial line off again at once. Execution records
+ * carry our fields beside the wire's: "interrupted" (ended by the engine
+ * stopping or dying, which does not count against retries) and the child's
+ * "pgid", "procStart" and "bootId", with which a restart finds and ends a
+ * command the crash left running. Field names are the wire's (WIRE §3). A file
  * that does not parse, or carries a newer formatVersion, is refused with a
  * message naming it (EXIT_USAGE) and is never written over.
  *
