@@ -10,6 +10,7 @@
 #  (d) store faults (root only, on a small tmpfs): a read-only and a full
 #      state dir stop new starts, `wait` exits 3 with the reason within
 #      seconds, nothing recorded is lost, logs hold whole lines only.
+#  (e) --log-cap: a bad size is refused; output past the cap is dropped and counted.
 set -u
 BIN=${BIN:?BIN must name the binary under test}
 tmp=$(mktemp -d)
@@ -122,6 +123,30 @@ jq -e '[.jobs[] | select(.jobName | startswith("handover-step-"))] |
     fail "wait jobs ended before the handover steps: $(jq -c '[.jobs[] |
         select(.jobName | startswith("handover-step-")) | .status]' "$tmp/c.json")"
 echo "(c) ok: handover steps succeeded before wait jobs ended"
+
+# ---------------------------------------------------------------- (e) --log-cap
+"$BIN" wait jobs --log-cap 12X --state-dir "$tmp/never" >/dev/null 2>"$tmp/e.err"
+[ $? = 2 ] || fail "--log-cap 12X: want exit 2"
+grep -q -- "--log-cap" "$tmp/e.err" || fail "--log-cap 12X: no message"
+cat >"$tmp/cap.yaml" <<EOF
+sovereign: {name: cap, fqdn: cap.example.test, provider: hetzner, regions: [fsn1],
+            deploymentId: 00000000000000c7}
+groups:
+  - name: g
+    jobs:
+      - {name: chatty, run: "seq 1 20000"}
+EOF
+timeout 60 "$BIN" wait jobs --log-cap 64K --spec "$tmp/cap.yaml" --state-dir "$tmp/cap" \
+    >/dev/null 2>&1 || fail "--log-cap 64K: the job did not succeed"
+log=$(ls "$tmp/cap/executions/00000000000000c7/"*.log)
+size=$(wc -c <"$log")
+[ "$size" -le 66000 ] || fail "--log-cap 64K: the log is $size bytes"
+kept=$(jq -s '[.[] | select(.message | test("^[0-9]+$"))] | length' "$log")
+last=$(jq -r -s '.[-1].message' "$log")
+dropped=$(echo "$last" | sed -n 's/^\[log-cap\] \([0-9]*\) lines (.*) dropped past the 64 KiB cap$/\1/p')
+[ -n "$dropped" ] || fail "--log-cap 64K: no marker line: $last"
+[ $((kept + dropped)) = 20000 ] || fail "--log-cap 64K: $kept kept + $dropped dropped != 20000"
+echo "(e) ok: --log-cap 64K kept $kept lines in $size bytes, counted $dropped dropped"
 
 # ---------------------------------------------------------------- (d)
 if [ "$(id -u)" != 0 ]; then
