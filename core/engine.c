@@ -821,8 +821,11 @@ static const char *level_prefix(const char *s, enum log_level *lv)
     return s;
 }
 
-/* NOT_STARTED: the state dir could not record the start, so nothing ran. */
-enum outcome { OUT_OK, OUT_FAILED, OUT_INTERRUPTED, OUT_NOT_STARTED };
+/*
+ * NOT_STARTED: the state dir could not record the start, so nothing ran.
+ * STORE_FAILED: it ran, but its log could not be written: failed, no retry.
+ */
+enum outcome { OUT_OK, OUT_FAILED, OUT_INTERRUPTED, OUT_NOT_STARTED, OUT_STORE_FAILED };
 
 static enum outcome run_simulated(struct run_ctx *r, const struct spec_job *sj, int attempt,
                                   const char **why)
@@ -954,9 +957,9 @@ static void finish_locked(struct engine *e, struct exec *x, enum outcome out, co
         /* Not the job's doing: it runs again on the next start. */
         set_status(e, ji, JOB_PENDING);
         j->finished_at = 0;
-    } else if (j->retries_left > 0 && !e->store_fault[0]) {
+    } else if (out == OUT_FAILED && j->retries_left > 0) {
         j->retries_left--;
-        if (e->stopping)
+        if (e->stopping || e->store_fault[0])
             set_status(e, ji, JOB_PENDING); /* the retry runs on the next start */
         else
             runq_push(e, ji, -1);
@@ -1189,7 +1192,7 @@ static void run_one(struct engine *e, struct work w)
     }
     if (rc.log_failed) {
         /* The result cannot be recorded truthfully: never a success over a cut log. */
-        out = OUT_FAILED;
+        out = OUT_STORE_FAILED;
         snprintf(why, sizeof(why), "[error] cannot write the log: %s", strerror(rc.log_errno));
     }
     if (out == OUT_NOT_STARTED)
@@ -1198,7 +1201,7 @@ static void run_one(struct engine *e, struct work w)
         if (fsync(fd) != 0 && !rc.log_failed) {
             rc.log_failed = true;
             rc.log_errno = errno;
-            out = OUT_FAILED;
+            out = OUT_STORE_FAILED;
             snprintf(why, sizeof(why), "[error] cannot write the log: %s",
                      strerror(rc.log_errno));
         }
