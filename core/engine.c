@@ -273,6 +273,7 @@ struct engine {
      */
     char store_fault[1200];
     char stop_reason[200];     /* engine_stop_jobs' words, "" for a plain stop */
+    char dep_written[160];     /* store thread only: what deployment.json holds */
     int64_t log_cap;           /* bytes of job output per execution log; <= 0: none */
     int64_t reserve;           /* free bytes a start needs in the state dir */
     int64_t recovery_grace_ms; /* SIGTERM -> SIGKILL for groups a crash left */
@@ -1342,8 +1343,21 @@ static void commit_once(struct engine *e)
          */
         if (co_changed)
             rc = store_write_cutover(e->store, co_sb.buf, co_sb.len, &err);
-        if (rc == 0)
+        /*
+         * deployment.json changes a few times a run: rewriting (and syncing) it
+         * on every commit would double the latency of the commit a `run:`
+         * command waits for before it starts.
+         */
+        char dep_key[sizeof(e->dep_written)];
+        snprintf(dep_key, sizeof(dep_key), "%s|%lld|%lld|%lld|%s|%lld", d.status,
+                 (long long)d.started_at, (long long)d.finished_at,
+                 (long long)d.phase1_finished_at, d.phase1_outcome,
+                 (long long)d.handover_fired_at);
+        bool dep_changed = strcmp(dep_key, e->dep_written) != 0;
+        if (rc == 0 && dep_changed)
             rc = store_write_deployment(e->store, &d, &err);
+        if (rc == 0 && dep_changed)
+            memcpy(e->dep_written, dep_key, sizeof(dep_key));
         if (rc == 0)
             rc = store_write_index(e->store, e->dep_id, jobs, e->n_jobs, left, xs, meta, nx,
                                    &err);
