@@ -1669,7 +1669,8 @@ static bool recover_running(struct engine *e, struct exec *x)
         int how = proc_end_group(&id, e->recovery_grace_ms);
         if (how > 0)
             snprintf(line, sizeof(line), "[recovery] ended surviving process group %d of the "
-                     "interrupted execution (%s)", x->pgid, how == SIGTERM ? "SIGTERM" : "SIGKILL");
+                     "interrupted execution (%s)", x->pgid,
+                     how == SIGTERM ? "SIGTERM" : "SIGKILL");
         else if (how < 0)
             snprintf(line, sizeof(line), "[recovery] process group %d of the interrupted "
                      "execution survived SIGKILL; the job does not run again while it lives",

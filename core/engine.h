@@ -69,7 +69,8 @@ struct engine_config {
  * Opens (or creates) the state dir, recovers it (running executions become
  * failed with an "[interrupted]" line, what their command left running is
  * ended, and their jobs run again without using a retry), and prepares the
- * jobs. May block while it ends such a group (recovery_grace_ms + 5 s at most). Does not start anything. NULL with err filled on a
+ * jobs. May block while it ends such a group (recovery_grace_ms + 5 s at
+ * most per group). Does not start anything. NULL with err filled on a
  * corrupted or newer-format state dir (EXIT_USAGE, never overwritten), or
  * when another process holds it (EXIT_USAGE; observe never conflicts). The
  * activity feed is refilled from the tails of the newest execution logs.
