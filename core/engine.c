@@ -2677,6 +2677,12 @@ void engine_retry(struct engine *e, const char *job, const char *requested_by,
         result_set(out, 409, "not-retryable", "the engine is stopping");
         goto unlock;
     }
+    if (e->store_fault[0]) {
+        /* It would only go back to pending: nothing starts on a state dir that cannot record. */
+        result_set(out, 409, "not-retryable", "the state dir cannot record results: %.400s",
+                   e->store_fault);
+        goto unlock;
+    }
     enum job_status *eff = eff_locked(e);
     if (!eff) {
         result_set(out, 500, "internal", "out of memory");
