@@ -1378,7 +1378,8 @@ static void commit_once(struct engine *e)
         e->last_store_error[0] = 0;
     } else {
         snprintf(e->last_store_error, sizeof(e->last_store_error), "%s", err.msg);
-        store_fault_locked(e, "cannot save state: %s", err.msg);
+        char where[1100];
+        store_fault_locked(e, "cannot save state: %s", error_format(&err, where, sizeof(where)));
     }
     pthread_cond_signal(&e->sched_cv);
     pthread_cond_broadcast(&e->commit_cv);

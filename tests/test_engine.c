@@ -709,6 +709,11 @@ Test(engine_store, failed_log_write_fails_the_execution, .timeout = 60)
     free(data);
     cr_assert_eq(s->jobs[snapshot_find_job(s, "after")].status, JOB_FAILED); /* cascade */
     snapshot_release(s);
+    /* A retry would only wait: it is refused while the state dir cannot record. */
+    struct engine_result res;
+    engine_retry(e, "writer", "test", &res);
+    cr_assert_eq(res.code, 409);
+    cr_assert(strstr(res.detail, "state dir cannot record"), "%s", res.detail);
     engine_free(e);
     cr_assert_not(file_exists(mark), "a dependent ran on a failed write");
     spec_free(sp);
