@@ -691,6 +691,7 @@ struct run_ctx {
     bool log_failed;           /* an append failed: nothing more is written */
     int log_errno;
     bool start_refused;        /* the child could not be recorded, so it never ran */
+    bool stop_refused;         /* ... because the engine was stopping */
     char start_error[1200];
     atomic_bool abort;         /* ends the child when the log cannot be written */
 };
@@ -797,10 +798,14 @@ static int on_proc_start(void *ctx, const struct proc_ident *id, struct error *e
     while (e->store && e->committed_seq < seq && !e->store_fault[0])
         pthread_cond_wait(&e->commit_cv, &e->mu);
     bool ok = !e->store || e->committed_seq >= seq;
-    if (!ok) {
+    /* A stop decided meanwhile: better not started than started and killed at once. */
+    const char *why = !ok ? e->store_fault : e->stopping ? "the engine is stopping" : NULL;
+    if (why) {
+        ok = false;
         r->start_refused = true;
-        snprintf(r->start_error, sizeof(r->start_error), "%s", e->store_fault);
-        error_set(err, EXIT_FAILED, "%s", e->store_fault);
+        r->stop_refused = e->stopping && !e->store_fault[0];
+        snprintf(r->start_error, sizeof(r->start_error), "%s", why);
+        error_set(err, EXIT_FAILED, "%s", why);
     }
     pthread_mutex_unlock(&e->mu);
     return ok ? 0 : -1;
@@ -906,7 +911,7 @@ static enum outcome run_command(struct run_ctx *r, const struct spec_job *sj, ch
         free(env[i]);
     free(env);
     if (rc != 0 && r->start_refused)
-        return OUT_NOT_STARTED;
+        return r->stop_refused ? OUT_INTERRUPTED : OUT_NOT_STARTED;
     if (rc != 0) {
         snprintf(why, why_n, "[error] %.400s", env_ok ? err.msg : "out of memory");
         exec_log(r, LOG_ERROR, why);
@@ -1196,8 +1201,10 @@ static void run_one(struct engine *e, struct work w)
         out = OUT_STORE_FAILED;
         snprintf(why, sizeof(why), "[error] cannot write the log: %s", strerror(rc.log_errno));
     }
-    if (out == OUT_NOT_STARTED)
+    if (out == OUT_NOT_STARTED) {
         snprintf(why, sizeof(why), "[not-started] %.480s", rc.start_error);
+        exec_log(&rc, LOG_ERROR, why); /* dropped if even that cannot be written */
+    }
     if (fd >= 0) {
         if (fsync(fd) != 0 && !rc.log_failed) {
             rc.log_failed = true;
