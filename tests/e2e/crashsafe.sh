@@ -92,7 +92,7 @@ groups:
     jobs:
       - name: apply
         run: "trap '' PIPE; trap 'echo term \$\$ >> $ev; exit 143' TERM;
-              echo start \$\$ >> $ev; sleep 3; echo end \$\$ >> $ev"
+              echo start \$\$ >> $ev; sleep 4; echo end \$\$ >> $ev"
 EOF
 st2="$tmp/state2"
 "$BIN" wait jobs --spec "$tmp/orphan.yaml" --state-dir "$st2" >"$tmp/b1.out" 2>&1 &
