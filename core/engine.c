@@ -25,8 +25,10 @@
  * (they may be live in the process that owns the dir).
  *
  * Steps run only while a cutover run is in progress (co_running); the run
- * resumes at the first step that has not succeeded. A stopped job goes back
- * to pending (it runs again on the next start); a crash leaves a running
+ * resumes at the first step that has not succeeded. A start (and auto) is
+ * judged by the preflight (preflight.h) on a bare snapshot built under mu, so
+ * the check and the start are one atomic step. A stopped job goes back to
+ * pending (it runs again on the next start); a crash leaves a running
  * execution that recovery closes as interrupted, after ending what its
  * command left running, and the job runs again. Neither uses up a retry.
  *
@@ -611,7 +613,65 @@ static void try_ready(struct engine *e, int ji)
 }
 
 static void co_begin(struct engine *e);
+static void compute_eff(const struct engine *e, const enum job_status *own,
+                        enum job_status *eff);
 
+/*
+ * The preflight checklist of the current state, under mu: a bare snapshot
+ * (jobs with their read-time statuses, the handover time, the cutover's steps
+ * and running flag) fed to the one pure function. committed: a success counts
+ * only once it is durably recorded (released), as dependents wait for that too.
+ * -1 on out-of-memory.
+ */
+static int preflight_locked(struct engine *e, bool committed, struct preflight *out)
+{
+    size_t n = e->n_jobs ? e->n_jobs : 1;
+    enum job_status *own = calloc(n, sizeof(*own));
+    enum job_status *eff = calloc(n, sizeof(*eff));
+    struct job *jobs = calloc(n, sizeof(*jobs));
+    struct cutover_step *steps = calloc(e->n_steps ? e->n_steps : 1, sizeof(*steps));
+    if (!own || !eff || !jobs || !steps) {
+        free(own);
+        free(eff);
+        free(jobs);
+        free(steps);
+        return -1;
+    }
+    for (size_t i = 0; i < e->n_jobs; i++)
+        own[i] = e->jobs[i].status;
+    compute_eff(e, own, eff);
+    for (size_t i = 0; i < e->n_jobs; i++) {
+        const struct ejob *j = &e->jobs[i];
+        enum job_status st = eff[i];
+        if (committed && !j->is_group && st == JOB_SUCCEEDED && !j->released)
+            st = JOB_RUNNING;
+        jobs[i] = (struct job){.id = j->id, .job_name = j->name, .app_id = j->app,
+                               .parent_id = j->parent_id, .is_group = j->is_group,
+                               .kind = j->kind, .status = st};
+    }
+    for (size_t k = 0; k < e->n_steps; k++) {
+        steps[k].name = e->spec->cutover.steps[k].name;
+        steps[k].result = cutover_step_result(e->co, k);
+    }
+    struct snapshot s = {0};
+    s.jobs = jobs;
+    s.n_jobs = e->n_jobs;
+    s.has_deployment = true;
+    s.deployment.handover_fired_at = e->dep.handover_fired_at;
+    s.cutover.available = true;
+    s.cutover.running = e->co_running;
+    s.cutover.complete = cutover_is_complete(e->co);
+    s.cutover.steps = steps;
+    s.cutover.n_steps = e->n_steps;
+    preflight_compute(&s, out);
+    free(own);
+    free(eff);
+    free(jobs);
+    free(steps);
+    return 0;
+}
+
+/* auto: true starts once the `after` groups are recorded and every preflight check passes. */
 static void maybe_auto_cutover(struct engine *e)
 {
     if (!e->started || !e->spec->cutover.auto_start || e->co_auto_done || e->co_running ||
@@ -620,6 +680,9 @@ static void maybe_auto_cutover(struct engine *e)
     for (size_t i = 0; i < e->n_co_after; i++)
         if (!e->jobs[e->co_after[i]].released)
             return;
+    struct preflight pf;
+    if (preflight_locked(e, true, &pf) != 0 || !pf.ready)
+        return;
     e->co_auto_done = true;
     co_begin(e);
 }
@@ -2746,7 +2809,7 @@ unlock:
         notify(e);
 }
 
-void engine_cutover_start(struct engine *e, struct engine_result *out)
+void engine_cutover_start(struct engine *e, bool force, struct engine_result *out)
 {
     memset(out, 0, sizeof(*out));
     if (refuse_read_only(e, out))
@@ -2760,9 +2823,16 @@ void engine_cutover_start(struct engine *e, struct engine_result *out)
         result_set(out, 409, "cutover-in-progress", "a cutover is already running");
     else if (e->stopping)
         result_set(out, 409, "cutover-in-progress", "the engine is stopping");
-    else {
+    else if (preflight_locked(e, false, &out->preflight) != 0)
+        result_set(out, 500, "internal", "out of memory");
+    else if (!out->preflight.ready && !force) {
+        char sum[sizeof(out->detail)];
+        preflight_summary(&out->preflight, sum, sizeof(sum));
+        result_set(out, 425, "handover-incomplete", "%s", sum);
+    } else {
         co_begin(e);
-        result_set(out, 200, "", "cutover started");
+        result_set(out, 200, "", out->preflight.ready ? "cutover started"
+                                                      : "cutover started (preflight forced)");
     }
     pthread_mutex_unlock(&e->mu);
     notify(e);
@@ -2849,7 +2919,7 @@ void engine_progress(struct engine *e, struct engine_progress *out)
     out->store_fault = e->store_fault[0] != 0;
     pthread_mutex_unlock(&e->mu);
     compute_eff(e, own, eff);
-    bool done = true;
+    bool done = true, outside_failed = false;
     for (size_t i = 0; i < e->n_jobs; i++) {
         const struct ejob *j = &e->jobs[i];
         if (j->is_group)
@@ -2863,6 +2933,8 @@ void engine_progress(struct engine *e, struct engine_progress *out)
         }
         if (!j->in_cutover && !job_status_terminal(eff[i]))
             done = false;
+        if (!j->in_cutover && eff[i] == JOB_FAILED)
+            outside_failed = true;
     }
     out->jobs_done = done;
     out->cutover_complete = complete;
@@ -2871,7 +2943,9 @@ void engine_progress(struct engine *e, struct engine_progress *out)
     for (size_t i = 0; i < e->n_co_after; i++)
         if (eff[e->co_after[i]] == JOB_FAILED)
             after_failed = true;
-    out->cutover_blocked = !co_running && !complete && !co_started && after_failed;
+    /* auto waits for the preflight: a failed job outside the cutover holds it back for good. */
+    bool auto_held = e->spec->cutover.auto_start && done && outside_failed;
+    out->cutover_blocked = !co_running && !complete && !co_started && (after_failed || auto_held);
     free(own);
     free(eff);
 }

@@ -7,7 +7,9 @@
  * scaled duration and emitting their log lines. Each attempt is an Execution.
  * It also runs the cutover state machine (cutover steps are jobs
  * `cutover-step-<name>` of group `cutover`, chained linearly) and keeps
- * everything durable through the store (DESIGN §5).
+ * everything durable through the store (DESIGN §5). A start, and the
+ * `auto: true` start, wait for the readiness preflight (preflight.h): auto
+ * starts only once every check passes (after its `after` groups succeeded).
  *
  * Hangup, quit, crash and restart:
  *   - a hangup never reaches a job's command (its own session);
@@ -37,6 +39,7 @@
 #define CATALYST_ENGINE_H
 
 #include "model.h"
+#include "preflight.h"
 #include "snapshot.h"
 #include "spec.h"
 #include "util.h"
@@ -118,12 +121,19 @@ struct engine_result {
     char detail[512];          /* human text */
     char execution_id[33];     /* retry: the new execution */
     int64_t requested_at;
+    /* cutover start: the readiness checklist it was judged by (n_checks 0: not computed) */
+    struct preflight preflight;
 };
 /* Retry a failed job (new Execution, first line "[retry] requested by <who> at <ts> — ..."). */
 void engine_retry(struct engine *e, const char *job, const char *requested_by,
                   struct engine_result *out);
-/* Cutover start per DESIGN §5: 200 (already complete or started), 409, 424, 403. */
-void engine_cutover_start(struct engine *e, struct engine_result *out);
+/*
+ * Cutover start per DESIGN §5: 200 (already complete or started), 409, 424, 403,
+ * and 425 handover-incomplete while a preflight check fails (out->preflight holds
+ * the checklist, detail names the failing checks) unless force is set. The check
+ * and the start happen under one lock hold, so nothing slips in between.
+ */
+void engine_cutover_start(struct engine *e, bool force, struct engine_result *out);
 
 /* WIRE §3.6 log page with its clamping rules; 404 when the execution is unknown. */
 int engine_log_page(struct engine *e, const char *execution_id, int64_t from_line, int64_t limit,
@@ -137,7 +147,8 @@ struct engine_progress {
     bool store_fault;          /* the state dir cannot record: nothing new starts */
     bool cutover_complete;
     bool cutover_failed;       /* halted on a failed step with no run in progress */
-    bool cutover_blocked;      /* can never start (its `after` groups failed) */
+    bool cutover_blocked;      /* cannot start by itself: `after` groups failed, or (auto)
+                                  a job outside the cutover failed and nothing runs */
 };
 void engine_progress(struct engine *e, struct engine_progress *out);
 

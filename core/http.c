@@ -11,6 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #define CACHE_SLOTS 32
 #define DETAIL_MAX 300
@@ -27,6 +30,7 @@ struct http_client {
     char *base;
     char *auth_header;     /* "Authorization: Bearer ..." or NULL (secret) */
     char *cookie;          /* "catalyst_session=..." or NULL (secret) */
+    char *unix_socket;     /* AF_UNIX path the requests go to instead of TCP, or NULL */
     long connect_timeout_ms, timeout_ms;
     size_t max_body;
     atomic_bool *stop;
@@ -114,6 +118,8 @@ struct http_client *http_client_new(const struct http_options *o, struct error *
     c->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 15000;
     c->max_body = o->max_body ? o->max_body : HTTP_MAX_BODY_DEFAULT;
     c->stop = o->stop;
+    if (o->unix_socket && *o->unix_socket && !(c->unix_socket = strdup(o->unix_socket)))
+        goto oom;
 
     CURL *h = c->curl;
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
@@ -131,6 +137,13 @@ struct http_client *http_client_new(const struct http_options *o, struct error *
     }
     if (c->cookie)
         curl_easy_setopt(h, CURLOPT_COOKIE, c->cookie);
+    /* The URL still names the scheme, host and path; only the transport changes. */
+    if (c->unix_socket &&
+        curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, c->unix_socket) != CURLE_OK) {
+        http_client_free(c);
+        error_set(err, EXIT_API, "this libcurl cannot connect to a Unix socket");
+        return NULL;
+    }
     return c;
 oom:
     http_client_free(c);
@@ -159,10 +172,28 @@ void http_client_free(struct http_client *c)
     http_secret_free(c->auth_header);
     http_secret_free(c->cookie);
     free(c->base);
+    free(c->unix_socket);
     free(c);
 }
 
 const char *http_client_base(const struct http_client *c) { return c->base; }
+
+bool http_unix_listening(const char *path)
+{
+    struct sockaddr_un sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    if (!path || strlen(path) >= sizeof(sa.sun_path))
+        return false;
+    memcpy(sa.sun_path, path, strlen(path) + 1);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return false;
+    /* A listening socket accepts into its backlog at once; a stale file refuses. */
+    bool ok = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+    close(fd);
+    return ok;
+}
 size_t http_bytes_received(const struct http_client *c) { return c->bytes_received; }
 
 void http_response_init(struct http_response *r) { memset(r, 0, sizeof(*r)); }
@@ -418,7 +449,12 @@ static int perform(struct http_client *c, const char *method, const char *path,
         char detail[CURL_ERROR_SIZE];
         clean_text(detail, sizeof(detail), c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc));
         /* A response that began but broke off is still a transport failure. */
-        error_set(err, EXIT_API, "could not reach the catalyst-api: %s", detail);
+        if (c->unix_socket && rc == CURLE_COULDNT_CONNECT)
+            /* curl would name "localhost port 80", which is not where we went. */
+            error_set(err, EXIT_API, "could not reach the catalyst-api: nothing answers on %s",
+                      c->unix_socket);
+        else
+            error_set(err, EXIT_API, "could not reach the catalyst-api: %s", detail);
         r->status = 0;
         return -1;
     }

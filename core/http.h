@@ -15,6 +15,10 @@
  * "<METHOD> <path>: HTTP <status> <code>: <detail>" with EXIT_API. Secrets
  * never appear in an error message.
  *
+ * With unix_socket set, every request goes over that AF_UNIX socket (an
+ * attached console talking to the engine that owns a state dir); the URL
+ * only supplies the Host header and the path.
+ *
  * Threading: a client belongs to one thread at a time. The stop flag given in
  * the options may be set from any thread; it aborts a transfer in progress
  * within about a second. Ownership: the client copies every option string;
@@ -43,6 +47,9 @@ struct http_options {
     long timeout_ms;           /* 0 => 15000 */
     size_t max_body;           /* 0 => HTTP_MAX_BODY_DEFAULT */
     atomic_bool *stop;         /* optional: aborts transfers when set */
+    const char *unix_socket;   /* optional: connect to this AF_UNIX path instead of the
+                                  URL's host (the URL keeps its path, e.g.
+                                  http://localhost/api/v1; curl sends Host: localhost) */
 };
 
 struct http_response {
@@ -84,6 +91,12 @@ static inline int http_get(struct http_client *c, const char *path, struct http_
 int http_stream(struct http_client *c, const char *path, long idle_s,
                 int (*on_data)(void *ctx, const char *buf, size_t n), void *ctx,
                 struct http_response *r, struct error *err);
+
+/*
+ * Whether something listens on the AF_UNIX socket at path (one connect, no
+ * request): tells a live engine's socket from a stale file.
+ */
+bool http_unix_listening(const char *path);
 
 /* Drops every cached ETag and body. */
 void http_cache_clear(struct http_client *c);

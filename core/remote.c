@@ -84,6 +84,8 @@ struct remote {
     char *api;
     char *api_shown;           /* api without user:password@, for snapshots and screens */
     char *token, *session, *cacert;
+    char *unix_socket;         /* attached: the AF_UNIX path every request goes to, or NULL */
+    char *mode;                /* source.mode word: "remote" or the attach label */
     bool insecure, read_only;
     int64_t refresh_ms;
     long connect_timeout_ms, timeout_ms;
@@ -105,6 +107,7 @@ struct remote {
     size_t n_actions, cap_actions;
     uint64_t next_seq;
     struct action_result la;   /* strings malloc'd (error, message) */
+    struct preflight la_pf;    /* a 425 cutover start's checks (n_checks 0: none) */
     char *dep_id;
     uint64_t dep_epoch;
     char *deps_body;           /* /deployments body when several were listed */
@@ -427,8 +430,8 @@ static struct snapshot *build(struct remote *r, struct slot *sl, struct error *e
     struct arena *a = snapshot_arena(s);
     struct error e;
     error_clear(&e);
-    s->source.mode = "remote";
-    s->source.url = arena_strdup(a, r->api_shown);
+    s->source.mode = arena_strdup(a, r->mode);
+    s->source.url = arena_strdup(a, r->unix_socket ? r->unix_socket : r->api_shown);
     s->source.insecure = r->insecure;
     s->source.read_only = r->read_only;
 
@@ -532,6 +535,14 @@ static struct snapshot *build(struct remote *r, struct slot *sl, struct error *e
     s->last_action = r->la;
     s->last_action.error = arena_strdup(a, r->la.error);
     s->last_action.message = arena_strdup(a, r->la.message);
+    if (r->la_pf.n_checks) {
+        struct preflight_check *pc = arena_calloc(a, r->la_pf.n_checks, sizeof(*pc));
+        if (pc) {
+            memcpy(pc, r->la_pf.checks, r->la_pf.n_checks * sizeof(*pc));
+            s->last_action.checks = pc;
+            s->last_action.n_checks = r->la_pf.n_checks;
+        }
+    }
     if (!r->dep_id && r->deps_body) {
         /* Several deployments and none chosen: the console shows a picker. */
         struct error de;
@@ -895,7 +906,7 @@ out:
 
 static const char *action_words(enum action_kind kind, int status, const char *code)
 {
-    bool cut = kind == ACTION_CUTOVER_START;
+    bool cut = kind == ACTION_CUTOVER_START || kind == ACTION_CUTOVER_START_FORCE;
     switch (status) {
     case 400:
         return "the server refused the request as malformed (missing-path-params)";
@@ -945,7 +956,7 @@ static const char *action_words(enum action_kind kind, int status, const char *c
 }
 
 static void set_action_result(struct remote *r, uint64_t seq, enum action_kind kind, int code,
-                              const char *ecode, const char *msg)
+                              const char *ecode, const char *msg, const struct preflight *pf)
 {
     pthread_mutex_lock(&r->mu);
     free((char *)(uintptr_t)r->la.error);
@@ -955,7 +966,46 @@ static void set_action_result(struct remote *r, uint64_t seq, enum action_kind k
     r->la.code = code;
     r->la.error = strdup(ecode ? ecode : "");
     r->la.message = strdup(msg ? msg : "");
+    r->la_pf = pf ? *pf : (struct preflight){0};
     pthread_mutex_unlock(&r->mu);
+}
+
+/*
+ * The checks of a 425 cutover refusal (WIRE §11): [{"id"|"name","title","ok",
+ * "detail"}]. An upstream 425 has none; a malformed list is dropped whole.
+ */
+static void decode_checks(const char *body, size_t len, struct preflight *pf)
+{
+    memset(pf, 0, sizeof(*pf));
+    cJSON *root = cJSON_ParseWithLength(body, len);
+    const cJSON *arr = root ? cJSON_GetObjectItemCaseSensitive(root, "checks") : NULL;
+    if (!cJSON_IsArray(arr))
+        arr = NULL;
+    const cJSON *c;
+    cJSON_ArrayForEach(c, arr)
+    {
+        if (pf->n_checks == PREFLIGHT_MAX_CHECKS)
+            break;
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(c, "id");
+        const cJSON *name = cJSON_GetObjectItemCaseSensitive(c, "name");
+        const cJSON *title = cJSON_GetObjectItemCaseSensitive(c, "title");
+        const cJSON *ok = cJSON_GetObjectItemCaseSensitive(c, "ok");
+        const cJSON *detail = cJSON_GetObjectItemCaseSensitive(c, "detail");
+        const char *ids = cJSON_IsString(id) ? id->valuestring
+                          : cJSON_IsString(name) ? name->valuestring
+                                                 : NULL;
+        if (!ids || !cJSON_IsBool(ok)) {
+            pf->n_checks = 0;
+            break;
+        }
+        preflight_check_set(&pf->checks[pf->n_checks++], ids,
+                            cJSON_IsString(title) ? title->valuestring : ids, cJSON_IsTrue(ok),
+                            cJSON_IsString(detail) ? detail->valuestring : "");
+    }
+    for (size_t k = 0; k < pf->n_checks; k++)
+        pf->n_failing += !pf->checks[k].ok;
+    pf->ready = pf->n_checks && !pf->n_failing;
+    cJSON_Delete(root);
 }
 
 static void run_action(struct remote *r, struct http_client *h, const char *dep,
@@ -966,13 +1016,14 @@ static void run_action(struct remote *r, struct http_client *h, const char *dep,
     if (pa->kind == ACTION_RETRY_JOB) {
         if (!pa->arg || !*pa->arg) {
             set_action_result(r, pa->seq, pa->kind, 400, "missing-path-params",
-                              "no job given to retry");
+                              "no job given to retry", NULL);
             return;
         }
         path = path_printf("/deployments/%s/jobs/%s/retry", dep, pa->arg);
     } else {
         path = strdup("/sovereign/cutover/start");
-        body = "{}";
+        /* Our server refuses a start while its preflight fails unless forced. */
+        body = pa->kind == ACTION_CUTOVER_START_FORCE ? "{\"force\":true}" : "{}";
     }
     if (!path)
         return;
@@ -983,6 +1034,7 @@ static void run_action(struct remote *r, struct http_client *h, const char *dep,
     struct arena *a = arena_new();
     char msg[1200];
     const char *ecode = "";
+    struct preflight pf = {0};
     if (rc == 0) {
         if (pa->kind == ACTION_RETRY_JOB) {
             const char *exec = "", *act = "";
@@ -1009,10 +1061,14 @@ static void run_action(struct remote *r, struct http_client *h, const char *dep,
             wire_decode_error(resp.body, resp.len, a, &code, &detail);
         ecode = code ? code : "";
         const char *words = action_words(pa->kind, (int)resp.status, ecode);
-        if (words)
+        if (resp.status == 425 && detail && *detail)
+            snprintf(msg, sizeof(msg), "too early: %s", detail);
+        else if (words)
             snprintf(msg, sizeof(msg), "%s", words);
         else
             snprintf(msg, sizeof(msg), "%s", e.msg);
+        if (resp.status == 425)
+            decode_checks(resp.body, resp.len, &pf);
         if (resp.status == 401) {
             r->auth_failed = true;
         }
@@ -1020,7 +1076,7 @@ static void run_action(struct remote *r, struct http_client *h, const char *dep,
     for (char *c = msg; *c; c++)
         if ((unsigned char)*c < 0x20)
             *c = ' ';
-    set_action_result(r, pa->seq, pa->kind, (int)resp.status, ecode, msg);
+    set_action_result(r, pa->seq, pa->kind, (int)resp.status, ecode, msg, &pf);
     arena_free(a);
     http_response_fini(&resp);
     free(path);
@@ -1214,7 +1270,8 @@ static struct http_client *stream_client(struct remote *r)
     struct http_options o = {.base_url = r->api, .token = r->token, .session = r->session,
                              .cacert = r->cacert, .insecure = r->insecure,
                              .connect_timeout_ms = r->connect_timeout_ms,
-                             .timeout_ms = r->timeout_ms, .stop = &r->stop};
+                             .timeout_ms = r->timeout_ms, .stop = &r->stop,
+                             .unix_socket = r->unix_socket};
     struct error e;
     return http_client_new(&o, &e);
 }
@@ -1425,7 +1482,8 @@ static void *poller_main(void *arg)
     struct http_options o = {.base_url = r->api, .token = r->token, .session = r->session,
                              .cacert = r->cacert, .insecure = r->insecure,
                              .connect_timeout_ms = r->connect_timeout_ms,
-                             .timeout_ms = r->timeout_ms, .stop = &r->stop};
+                             .timeout_ms = r->timeout_ms, .stop = &r->stop,
+                             .unix_socket = r->unix_socket};
     struct error err;
     struct http_client *h = http_client_new(&o, &err);
     if (!h) {
@@ -1584,8 +1642,11 @@ static uint64_t remote_act(struct source *src, enum action_kind kind, const char
         uint64_t seq = ++r->next_seq;
         free((char *)(uintptr_t)r->la.error);
         free((char *)(uintptr_t)r->la.message);
-        r->la = (struct action_result){seq, kind, ok ? 200 : 400, strdup(ok ? "" : "bad-id"),
-                                       strdup(ok ? "deployment selected" : "no deployment id")};
+        r->la = (struct action_result){.seq = seq, .kind = kind, .code = ok ? 200 : 400,
+                                       .error = strdup(ok ? "" : "bad-id"),
+                                       .message = strdup(ok ? "deployment selected"
+                                                            : "no deployment id")};
+        r->la_pf = (struct preflight){0};
         r->rebuild = true;
         pthread_cond_broadcast(&r->cv);
         pthread_mutex_unlock(&r->mu);
@@ -1596,9 +1657,11 @@ static uint64_t remote_act(struct source *src, enum action_kind kind, const char
     if (r->read_only) {
         free((char *)(uintptr_t)r->la.error);
         free((char *)(uintptr_t)r->la.message);
-        r->la = (struct action_result){seq, kind, 403, strdup("read-only"),
-                                       strdup("refused: the console is read-only "
-                                              "(--read-only)")};
+        r->la = (struct action_result){.seq = seq, .kind = kind, .code = 403,
+                                       .error = strdup("read-only"),
+                                       .message = strdup("refused: the console is read-only "
+                                                         "(--read-only)")};
+        r->la_pf = (struct preflight){0};
         r->rebuild = true;
     } else {
         if (r->n_actions == r->cap_actions) {
@@ -1660,6 +1723,8 @@ static void remote_free_all(struct remote *r)
     free(r->deps_body);
     free(r->api);
     free(r->api_shown);
+    free(r->unix_socket);
+    free(r->mode);
     http_secret_free(r->token);
     http_secret_free(r->session);
     free(r->cacert);
@@ -1753,6 +1818,8 @@ struct source *source_remote_new(const struct remote_options *o, struct error *e
         r->api[--al] = 0;
     r->api_shown = r->api ? redact_userinfo(r->api) : NULL;
     r->cacert = o->cacert ? strdup(o->cacert) : NULL;
+    r->unix_socket = o->unix_socket && *o->unix_socket ? strdup(o->unix_socket) : NULL;
+    r->mode = strdup(o->mode_label && *o->mode_label ? o->mode_label : "remote");
     r->insecure = o->insecure;
     r->read_only = o->read_only;
     r->watch = o->watch_job && *o->watch_job ? strdup(o->watch_job) : NULL;
@@ -1763,7 +1830,8 @@ struct source *source_remote_new(const struct remote_options *o, struct error *e
     r->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 15000;
     if (o->deployment && *o->deployment)
         r->dep_id = strdup(o->deployment);
-    if (!r->api || !r->api_shown || (o->cacert && !r->cacert) ||
+    if (!r->api || !r->api_shown || (o->cacert && !r->cacert) || !r->mode ||
+        (o->unix_socket && *o->unix_socket && !r->unix_socket) ||
         (o->deployment && *o->deployment && !r->dep_id)) {
         error_set(err, EXIT_API, "out of memory");
         goto fail;
@@ -1773,8 +1841,9 @@ struct source *source_remote_new(const struct remote_options *o, struct error *e
         error_set(err, EXIT_API, "out of memory");
         goto fail;
     }
-    r->current->source.mode = "remote";
-    r->current->source.url = arena_strdup(snapshot_arena(r->current), r->api_shown);
+    r->current->source.mode = arena_strdup(snapshot_arena(r->current), r->mode);
+    r->current->source.url = arena_strdup(snapshot_arena(r->current),
+                                          r->unix_socket ? r->unix_socket : r->api_shown);
     r->current->source.error = "connecting to the catalyst-api";
     r->current->source.insecure = r->insecure;
     r->current->source.read_only = r->read_only;

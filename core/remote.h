@@ -18,6 +18,10 @@
  * words, appears in a later snapshot's last_action. Secrets are read from
  * files, kept in memory only, and never appear in errors or snapshots.
  *
+ * With unix_socket set the same wire is read over a Unix socket: a console
+ * attached to the process that owns a standalone state dir (server.h's
+ * unix_path), labelled with mode_label in the header.
+ *
  * Threading: every function is thread-safe; destroy (source_free) stops and
  * joins all threads within about a second. Ownership: the source copies its
  * options.
@@ -50,6 +54,14 @@ struct remote_options {
     const char *watch_job;
     void (*notify)(void *ctx);
     void *notify_ctx;
+    /*
+     * Attached to a local engine: every request goes over this AF_UNIX socket
+     * (api is then e.g. http://localhost/api/v1), and snapshots show the
+     * socket path as their url. NULL: TCP to api's host.
+     */
+    const char *unix_socket;
+    /* The snapshot's source.mode word (e.g. "attached to pid 12345"); NULL: "remote". */
+    const char *mode_label;
 };
 
 /*

@@ -6,6 +6,7 @@
 #include "source_local.h"
 #include "wire.h"
 
+#include <cjson/cJSON.h>
 #include <microhttpd.h>
 
 #include <errno.h>
@@ -19,6 +20,8 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -57,6 +60,10 @@ struct server {
     char *token;
     size_t token_len;
     int port;
+    /* Listening on an AF_UNIX path (unix_path) instead of TCP: removed at stop. */
+    char *unix_path;
+    dev_t unix_dev;
+    ino_t unix_ino;
     pthread_t feeder;
     bool feeder_started;
     atomic_bool stopping;
@@ -68,7 +75,7 @@ struct server {
 enum route_id {
     R_HEALTHZ, R_READYZ, R_VERSION, R_SELF, R_DEPLOYMENTS, R_DEPLOYMENT, R_EVENTS, R_LOGS,
     R_JOBS, R_JOB, R_RETRY, R_EXEC_LOGS, R_CUT_STATUS, R_CUT_START, R_CUT_EVENTS,
-    R_SOV_STATUS, R_ORGS
+    R_SOV_STATUS, R_ORGS, R_CUT_PREFLIGHT
 };
 
 struct route {
@@ -94,12 +101,17 @@ static const struct route routes[] = {
     {"/api/v1/sovereign/cutover/status", R_CUT_STATUS, false, false},
     {"/api/v1/sovereign/cutover/start", R_CUT_START, true, false},
     {"/api/v1/sovereign/cutover/events", R_CUT_EVENTS, false, false},
+    {"/api/v1/sovereign/cutover/preflight", R_CUT_PREFLIGHT, false, false},
     {"/api/v1/sovereign/status", R_SOV_STATUS, false, false},
     {"/api/v1/organizations", R_ORGS, false, false},
 };
 
+/* A cutover start's body ({"force":true}) is kept up to this many bytes. */
+#define START_BODY_MAX 1024
+
 /* Per-request state, from the first call of the access handler to completion. */
 struct req {
+    char head[START_BODY_MAX]; /* the body's first bytes (only the cutover start reads them) */
     size_t body;               /* bytes of request body seen (and dropped) */
     bool too_large;
     bool answered;
@@ -782,13 +794,96 @@ static enum MHD_Result h_retry(struct server *srv, struct MHD_Connection *c,
     return reply_sb(c, MHD_HTTP_OK, &sb, "application/json");
 }
 
+/* The checklist as [{"id","name","title","ok","detail"}] ("name" = "id", WIRE §11). */
+static void put_checks(struct strbuf *sb, const struct preflight *p)
+{
+    sb_puts(sb, "[");
+    for (size_t k = 0; k < p->n_checks; k++) {
+        const struct preflight_check *c = &p->checks[k];
+        sb_puts(sb, k ? ",{\"id\":" : "{\"id\":");
+        sb_json_str(sb, c->id);
+        sb_puts(sb, ",\"name\":");
+        sb_json_str(sb, c->id);
+        sb_puts(sb, ",\"title\":");
+        sb_json_str(sb, c->title);
+        sb_puts(sb, c->ok ? ",\"ok\":true,\"detail\":" : ",\"ok\":false,\"detail\":");
+        sb_json_str(sb, c->detail);
+        sb_puts(sb, "}");
+    }
+    sb_puts(sb, "]");
+}
+
+/* GET .../cutover/preflight: {"ready":bool,"checks":[...]} of the current snapshot. */
+static enum MHD_Result h_cutover_preflight(struct MHD_Connection *c, const struct snapshot *s)
+{
+    struct preflight pf;
+    preflight_compute(s, &pf);
+    struct strbuf sb;
+    sb_init(&sb);
+    sb_puts(&sb, pf.ready ? "{\"ready\":true,\"checks\":" : "{\"ready\":false,\"checks\":");
+    put_checks(&sb, &pf);
+    sb_puts(&sb, "}\n");
+    return reply_json_etag(c, &sb);
+}
+
+/*
+ * The start's body: empty (upstream's UI sends "{}"), or a JSON object whose
+ * optional "force" is a boolean. Anything else is refused rather than guessed
+ * at: an override of the preflight must be meant. 0, or -1 with *why.
+ */
+static int start_force(const char *body, size_t len, size_t seen, bool *force, const char **why)
+{
+    *force = false;
+    if (seen > len) {
+        *why = "a cutover start body is at most 1 KiB: {} or {\"force\":true}";
+        return -1;
+    }
+    size_t k = 0;
+    while (k < len && (body[k] == ' ' || body[k] == '\t' || body[k] == '\r' || body[k] == '\n'))
+        k++;
+    if (k == len)
+        return 0;
+    cJSON *root = cJSON_ParseWithLength(body, len);
+    if (!root || !cJSON_IsObject(root)) {
+        cJSON_Delete(root);
+        *why = "the body must be a JSON object: {} or {\"force\":true}";
+        return -1;
+    }
+    const cJSON *f = cJSON_GetObjectItemCaseSensitive(root, "force");
+    int rc = 0;
+    if (f && !cJSON_IsBool(f)) {
+        *why = "\"force\" must be true or false";
+        rc = -1;
+    } else {
+        *force = f && cJSON_IsTrue(f);
+    }
+    cJSON_Delete(root);
+    return rc;
+}
+
 static enum MHD_Result h_cutover_start(struct server *srv, struct MHD_Connection *c,
-                                       const struct snapshot *s)
+                                       const struct snapshot *s, const struct req *rq)
 {
     bool was_complete = s->cutover.complete;
+    bool force;
+    const char *why = "";
+    size_t kept = rq->body < sizeof(rq->head) ? rq->body : sizeof(rq->head);
+    if (start_force(rq->head, kept, rq->body, &force, &why) != 0)
+        return reply_error(c, MHD_HTTP_BAD_REQUEST, "invalid-body", why);
     struct engine_result r;
     memset(&r, 0, sizeof(r));
-    engine_cutover_start(srv->e, &r);
+    engine_cutover_start(srv->e, force, &r);
+    if (r.code == 425) {
+        /* Too Early, with the checklist so a client can show what is missing. */
+        struct strbuf sb;
+        sb_init(&sb);
+        sb_puts(&sb, "{\"error\":\"handover-incomplete\",\"detail\":");
+        sb_json_str(&sb, r.detail);
+        sb_puts(&sb, ",\"checks\":");
+        put_checks(&sb, &r.preflight);
+        sb_puts(&sb, "}\n");
+        return reply_sb(c, 425, &sb, "application/json");
+    }
     if (r.code != 200)
         return reply_engine_error(c, &r);
     if (was_complete)
@@ -939,7 +1034,7 @@ static enum MHD_Result reply_allow(struct MHD_Connection *c, unsigned status, bo
 }
 
 static enum MHD_Result dispatch(struct server *srv, struct MHD_Connection *c, const char *url,
-                                const char *method)
+                                const char *method, const struct req *rq)
 {
     char p[2][PARAM_MAX];
     const struct route *rt = NULL;
@@ -998,7 +1093,8 @@ static enum MHD_Result dispatch(struct server *srv, struct MHD_Connection *c, co
     case R_CUT_STATUS: ret = reply_cached(srv, c, s, SLOT_CUTOVER); break;
     case R_SOV_STATUS: ret = reply_cached(srv, c, s, SLOT_SOV_STATUS); break;
     case R_ORGS: ret = reply_cached(srv, c, s, SLOT_ORGS); break;
-    case R_CUT_START: ret = h_cutover_start(srv, c, s); break;
+    case R_CUT_START: ret = h_cutover_start(srv, c, s, rq); break;
+    case R_CUT_PREFLIGHT: ret = h_cutover_preflight(c, s); break;
     case R_CUT_EVENTS: ret = reply_sse(srv, c, SSE_CUTOVER); break;
     case R_EXEC_LOGS: ret = h_exec_logs(srv, c, p[0]); break;
     default:
@@ -1082,7 +1178,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                                   void **con_cls)
 {
     (void)version;
-    (void)upload_data;
     struct server *srv = cls;
     struct req *r = *con_cls;
     if (!r) {
@@ -1117,7 +1212,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return MHD_YES;
     }
     if (*upload_data_size) {
-        /* Bodies are ignored (WIRE §6.3) but counted, so chunked uploads are bounded too. */
+        /*
+         * Bodies are ignored (WIRE §6.3) but counted, so chunked uploads are bounded too;
+         * the first bytes are kept for the cutover start's {"force":true}.
+         */
+        if (r->body < sizeof(r->head)) {
+            size_t room = sizeof(r->head) - r->body;
+            size_t k = *upload_data_size < room ? *upload_data_size : room;
+            memcpy(r->head + r->body, upload_data, k);
+        }
         r->body += *upload_data_size;
         *upload_data_size = 0;
         if (r->body > srv->o.max_body)
@@ -1129,7 +1232,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     r->answered = true;
     if (r->too_large)
         return reply_error(c, MHD_HTTP_CONTENT_TOO_LARGE, "request-too-large", NULL);
-    return dispatch(srv, c, url, method);
+    return dispatch(srv, c, url, method, r);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
@@ -1236,6 +1339,71 @@ static int open_listener(const char *listen_addr, int *port_out, int *family, st
     return fd;
 }
 
+/*
+ * An AF_UNIX listener at path, mode 0600 from the moment the path exists: it
+ * is bound under a temporary name, restricted, listening, and only then
+ * renamed into place (no process-wide umask change, which would race with
+ * jobs being spawned). A stale socket left by a crash is replaced; anything
+ * else at path is refused. The caller owns the directory (the state dir lock).
+ */
+static int open_unix_listener(struct server *srv, const char *path, struct error *err)
+{
+    struct sockaddr_un sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    char tmp[sizeof(sa.sun_path) + 32];
+    int tl = snprintf(tmp, sizeof(tmp), "%s.%ld.tmp", path, (long)getpid());
+    if (tl < 0 || (size_t)tl >= sizeof(sa.sun_path)) {
+        error_set(err, EXIT_USAGE, "socket path too long for AF_UNIX (max %zu bytes): %s",
+                  sizeof(sa.sun_path) - 20, path);
+        return -1;
+    }
+    struct stat st;
+    if (lstat(path, &st) == 0 && !S_ISSOCK(st.st_mode)) {
+        error_set(err, EXIT_USAGE, "%s exists and is not a socket; not replaced", path);
+        return -1;
+    }
+    memcpy(sa.sun_path, tmp, (size_t)tl + 1);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        error_set(err, EXIT_FAILED, "socket(AF_UNIX): %s", strerror(errno));
+        return -1;
+    }
+    unlink(tmp);
+    int e = 0;
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+        e = errno;
+    else if (chmod(tmp, 0600) < 0 || listen(fd, 64) < 0 || lstat(tmp, &st) < 0 ||
+             rename(tmp, path) < 0)
+        e = errno;
+    if (e) {
+        unlink(tmp);
+        close(fd);
+        error_set(err, EXIT_FAILED, "cannot listen on %s: %s", path, strerror(e));
+        return -1;
+    }
+    srv->unix_path = strdup(path);
+    if (!srv->unix_path) {
+        unlink(path);
+        close(fd);
+        error_set(err, EXIT_FAILED, "out of memory");
+        return -1;
+    }
+    srv->unix_dev = st.st_dev;
+    srv->unix_ino = st.st_ino;
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    return fd;
+}
+
+/* Removes the socket path, unless another process has since put its own there. */
+static void remove_unix_path(struct server *srv)
+{
+    struct stat st;
+    if (srv->unix_path && lstat(srv->unix_path, &st) == 0 && st.st_dev == srv->unix_dev &&
+        st.st_ino == srv->unix_ino)
+        unlink(srv->unix_path);
+}
+
 #define TOKEN_MAX (64 * 1024)
 
 /*
@@ -1306,6 +1474,7 @@ static void free_server(struct server *srv)
         explicit_bzero(srv->token, srv->token_len);
         free(srv->token);
     }
+    free(srv->unix_path);
     pthread_mutex_destroy(&srv->mu);
     free(srv);
 }
@@ -1344,7 +1513,8 @@ struct server *server_start(struct source *local, struct engine *e,
         return NULL;
     }
     int family = AF_INET;
-    int fd = open_listener(o ? o->listen : NULL, &srv->port, &family, err);
+    int fd = o && o->unix_path ? open_unix_listener(srv, o->unix_path, err)
+                               : open_listener(o ? o->listen : NULL, &srv->port, &family, err);
     if (fd < 0) {
         free_server(srv);
         return NULL;
@@ -1365,12 +1535,17 @@ struct server *server_start(struct source *local, struct engine *e,
                               MHD_OPTION_END);
     if (!srv->d) {
         close(fd);
-        error_set(err, EXIT_FAILED, "cannot start the HTTP server on port %d", srv->port);
+        remove_unix_path(srv);
+        if (srv->unix_path)
+            error_set(err, EXIT_FAILED, "cannot start the HTTP server on %s", srv->unix_path);
+        else
+            error_set(err, EXIT_FAILED, "cannot start the HTTP server on port %d", srv->port);
         free_server(srv);
         return NULL;
     }
     if (pthread_create(&srv->feeder, NULL, feeder_main, srv) != 0) {
         MHD_stop_daemon(srv->d);
+        remove_unix_path(srv);
         error_set(err, EXIT_FAILED, "cannot start the event feeder thread");
         free_server(srv);
         return NULL;
@@ -1389,6 +1564,8 @@ void server_stop(struct server *srv)
     MHD_socket lfd = MHD_quiesce_daemon(srv->d); /* stop accepting */
     if (lfd != MHD_INVALID_SOCKET)
         close(lfd);
+    /* Nobody new can reach us: a later launch must not find a dead path. */
+    remove_unix_path(srv);
     events_shutdown(srv->ev); /* SSE streams end */
     if (srv->feeder_started)
         pthread_join(srv->feeder, NULL);

@@ -21,7 +21,17 @@
  * cutover-completed / cutover-step-failed, and right after its status frame
  * when the Sovereign is already sovereign (nothing more can happen); requests
  * are attributed to "catalyst-tui" (requestedBy). Event-source clients may pass
- * the token as ?access_token= (WIRE §1.3).
+ * the token as ?access_token= (WIRE §1.3). The cutover start (WIRE §11) answers
+ * 425 {"error":"handover-incomplete","detail","checks":[{"id","name","title",
+ * "ok","detail"}]} while a preflight check fails; its body may be empty or a
+ * JSON object, and only {"force":true} overrides (no query parameter: a URL
+ * is too easily replayed); any other body is 400 invalid-body.
+ * GET /api/v1/sovereign/cutover/preflight returns {"ready","checks"}.
+ *
+ * The same wire can be served on a Unix socket instead (unix_path): the
+ * standalone console's engine, for consoles and `wait` that attach to it. The
+ * socket is 0600 inside the 0700 state dir; file permissions are its access
+ * control.
  *
  * Threading: server_start spawns the daemon threads and a feeder thread that
  * turns every new snapshot of `local` into deployment / cutover events
@@ -55,6 +65,13 @@ struct server_options {
                                   request-header-too-large (past twice that,
                                   libmicrohttpd's own 431) */
     unsigned idle_timeout_s;   /* 0: 30 s; SSE streams are exempt */
+    /*
+     * Listen on this AF_UNIX path instead of TCP (listen is then ignored):
+     * the standalone engine's <state-dir>/catalyst.sock that later launches
+     * attach to. Created 0600 (a stale socket is replaced, any other file
+     * refused) and removed by server_stop. Clients send Host: localhost.
+     */
+    const char *unix_path;
 };
 
 /*
@@ -65,7 +82,7 @@ struct server_options {
  */
 struct server *server_start(struct source *local, struct engine *e,
                             const struct server_options *o, struct error *err);
-/* The bound TCP port (the real one when the options asked for port 0). */
+/* The bound TCP port (the real one when the options asked for port 0); 0 on a Unix socket. */
 int server_port(const struct server *s);
 /* Graceful stop and free; NULL is a no-op. */
 void server_stop(struct server *s);

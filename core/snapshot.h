@@ -15,6 +15,7 @@
 #define CATALYST_SNAPSHOT_H
 
 #include "model.h"
+#include "preflight.h"
 
 #include <stdatomic.h>
 
@@ -39,6 +40,7 @@ enum action_kind {
     ACTION_RETRY_JOB = 0,
     ACTION_CUTOVER_START,
     ACTION_SELECT_DEPLOYMENT,  /* remote: pick one of snapshot.deployments (arg = id) */
+    ACTION_CUTOVER_START_FORCE,/* the operator overrode a failing preflight ({"force":true}) */
 };
 
 struct action_result {
@@ -47,6 +49,9 @@ struct action_result {
     int code;                /* HTTP-like: 200, 403, 404, 409, 424, 0 = transport failure */
     const char *error;       /* kebab code, "" on success */
     const char *message;     /* words for the operator */
+    /* A cutover start refused with 425: the server's (or engine's) checklist; else 0. */
+    struct preflight_check *checks;
+    size_t n_checks;
 };
 
 struct activity_line {

@@ -30,6 +30,7 @@ struct local {
     uint64_t next_seq;
     struct action_result done;  /* last finished action; strings in done_buf */
     char done_error[64], done_message[600];
+    struct preflight done_pf;   /* a refused cutover start's checklist (n_checks 0: none) */
 };
 
 static struct snapshot *build(struct local *l)
@@ -40,6 +41,7 @@ static struct snapshot *build(struct local *l)
     char err[64], msg[600];
     memcpy(err, l->done_error, sizeof(err));
     memcpy(msg, l->done_message, sizeof(msg));
+    struct preflight pf = l->done_pf;
     uint64_t gen = l->generation + 1;
     pthread_mutex_unlock(&l->mu);
 
@@ -58,6 +60,14 @@ static struct snapshot *build(struct local *l)
     s->last_action = act;
     s->last_action.error = arena_strdup(snapshot_arena(s), err);
     s->last_action.message = arena_strdup(snapshot_arena(s), msg);
+    if (pf.n_checks) {
+        struct preflight_check *c = arena_calloc(snapshot_arena(s), pf.n_checks, sizeof(*c));
+        if (c) {
+            memcpy(c, pf.checks, pf.n_checks * sizeof(*c));
+            s->last_action.checks = c;
+            s->last_action.n_checks = pf.n_checks;
+        }
+    }
     return s;
 }
 
@@ -116,6 +126,7 @@ static void finish_action(struct local *l, uint64_t seq, enum action_kind kind,
     else
         snprintf(l->done_message, sizeof(l->done_message), "%s%s%s", r->error,
                  r->detail[0] ? ": " : "", r->detail);
+    l->done_pf = r->code == 425 ? r->preflight : (struct preflight){0};
     l->dirty = true;
     pthread_mutex_unlock(&l->mu);
 }
@@ -139,8 +150,8 @@ static void *actor_main(void *arg)
         memset(&res, 0, sizeof(res));
         if (r->kind == ACTION_RETRY_JOB) {
             engine_retry(l->engine, r->arg, "catalyst-tui", &res);
-        } else if (r->kind == ACTION_CUTOVER_START) {
-            engine_cutover_start(l->engine, &res);
+        } else if (r->kind == ACTION_CUTOVER_START || r->kind == ACTION_CUTOVER_START_FORCE) {
+            engine_cutover_start(l->engine, r->kind == ACTION_CUTOVER_START_FORCE, &res);
         } else {
             /* The in-process core has exactly one deployment. */
             res.code = 400;

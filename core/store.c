@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +66,71 @@ static bool refuse_write(const struct store *s, struct error *err)
     return true;
 }
 
+static char *path_join(const char *a, const char *b, const char *c);
+
+long store_lock_holder(const char *dir)
+{
+    char *path = path_join(dir, STORE_PID_FILE, NULL);
+    if (!path)
+        return 0;
+    long pid = 0;
+    /* The holder writes the file right after taking the lock: give it a moment. */
+    for (int attempt = 0; attempt < 5 && pid <= 0; attempt++) {
+        if (attempt) {
+            struct timespec ts = {0, 20 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0)
+            continue;
+        char buf[32];
+        ssize_t n = read(fd, buf, sizeof(buf) - 1);
+        close(fd);
+        if (n <= 0)
+            continue;
+        buf[n] = '\0';
+        char *end;
+        errno = 0;
+        long v = strtol(buf, &end, 10);
+        if (!errno && end != buf && (*end == '\n' || !*end) && v > 0)
+            pid = v;
+    }
+    free(path);
+    /* A file left by a crash may name a pid that is gone (or reused; the lock decides). */
+    if (pid > 0 && kill((pid_t)pid, 0) != 0 && errno != EPERM)
+        pid = 0;
+    return pid;
+}
+
+int store_lock_probe(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT ? 0 : -1;
+    int rc = 0;
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0)
+        rc = errno == EWOULDBLOCK ? 1 : -1;
+    close(fd); /* releases the trial lock at once */
+    return rc;
+}
+
+/* Records who holds the lock, for the refusals and attach labels of later launches. */
+static void write_pid_file(const char *dir)
+{
+    char *path = path_join(dir, STORE_PID_FILE, NULL);
+    if (!path)
+        return;
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    free(path);
+    if (fd < 0)
+        return;
+    char buf[32];
+    int n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+    ssize_t w = write(fd, buf, (size_t)n);
+    (void)w; /* best effort: without it the refusal just cannot name the pid */
+    close(fd);
+}
+
 /* One process per state dir: a second engine would "recover" live executions. */
 static int lock_dir(const char *dir, struct error *err)
 {
@@ -76,7 +142,12 @@ static int lock_dir(const char *dir, struct error *err)
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
         int e = errno;
         close(fd);
-        if (e == EWOULDBLOCK)
+        long pid = e == EWOULDBLOCK ? store_lock_holder(dir) : 0;
+        if (pid > 0)
+            error_at(err, EXIT_USAGE, dir, 0, 0,
+                     "state dir is in use by catalyst-tui pid %ld; wait for it to finish "
+                     "or stop it with kill %ld", pid, pid);
+        else if (e == EWOULDBLOCK)
             error_at(err, EXIT_USAGE, dir, 0, 0,
                      "state dir is in use by another catalyst-tui process");
         else
@@ -177,6 +248,7 @@ struct store *store_open(const char *dir, bool fresh, struct error *err)
         return NULL;
     }
     s->lock_fd = fd;
+    write_pid_file(dir);
     return s;
 }
 
@@ -207,8 +279,14 @@ void store_free(struct store *s)
 {
     if (!s)
         return;
-    if (s->lock_fd >= 0)
+    if (s->lock_fd >= 0) {
+        /* Under the lock still: a successor's own pid file is never removed. */
+        char *pid_path = path_join(s->dir, STORE_PID_FILE, NULL);
+        if (pid_path)
+            unlink(pid_path);
+        free(pid_path);
         close(s->lock_fd);
+    }
     free(s->dir);
     free(s);
 }

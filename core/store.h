@@ -22,6 +22,10 @@
  * process opening the same state dir is refused (it would close the first
  * one's live executions as interrupted). A store opened to observe takes no
  * lock and never writes: it may read a dir another process is running.
+ * The lock holder writes its pid into <dir>/catalyst.pid (removed on
+ * store_free, still under the lock) so that later launches can name it, and
+ * its engine may serve the wire on <dir>/catalyst.sock (server.h) for them
+ * to attach to.
  *
  * Threading: a struct store is immutable after store_open; its functions may
  * be called from several threads for different files. The caller serialises
@@ -102,6 +106,20 @@ struct store *store_open(const char *dir, bool fresh, struct error *err);
  */
 struct store *store_open_observe(const char *dir, struct error *err);
 void store_free(struct store *s);
+
+#define STORE_PID_FILE "catalyst.pid"
+#define STORE_SOCKET_NAME "catalyst.sock"
+/*
+ * The pid recorded by the process holding dir's lock, when that process is
+ * alive; 0 when unknown (no file, unreadable, or the process is gone).
+ */
+long store_lock_holder(const char *dir);
+/*
+ * 1 when another open file description holds dir's lock, 0 when it is free
+ * (or dir does not exist), -1 when dir cannot be opened. Takes the lock for
+ * an instant when it is free.
+ */
+int store_lock_probe(const char *dir);
 const char *store_dir(const struct store *s);
 
 /*

@@ -164,10 +164,15 @@ int time_parse(const char *s, int64_t *out)
 
 char *time_format(int64_t ms, char *buf, size_t n)
 {
-    time_t t = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
-    int frac = (int)(ms - (int64_t)t * 1000);
+    /* Floor division without forming ms - 999 (which wraps near INT64_MIN). */
+    time_t t = (time_t)(ms / 1000 - (ms % 1000 < 0));
+    int frac = (int)(ms % 1000 < 0 ? ms % 1000 + 1000 : ms % 1000);
     struct tm tm;
-    gmtime_r(&t, &tm);
+    if (!gmtime_r(&t, &tm)) {
+        /* Beyond what struct tm holds: a fixed placeholder rather than garbage. */
+        snprintf(buf, n, "(out of range)");
+        return buf;
+    }
     if (frac)
         snprintf(buf, n, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
@@ -181,8 +186,10 @@ char *time_format_hms(int64_t ms, char *buf, size_t n)
 {
     time_t t = (time_t)(ms / 1000);
     struct tm tm;
-    gmtime_r(&t, &tm);
-    snprintf(buf, n, "%02d:%02d:%02d", tm.tm_hour, tm.tm_min, tm.tm_sec);
+    if (!gmtime_r(&t, &tm))
+        snprintf(buf, n, "--:--:--");
+    else
+        snprintf(buf, n, "%02d:%02d:%02d", tm.tm_hour, tm.tm_min, tm.tm_sec);
     return buf;
 }
 
@@ -228,6 +235,9 @@ int duration_parse(const char *s, int64_t *out)
     return 0;
 }
 
+/* Durations from a million hours (114 years) on are shown as ">999999h". */
+#define DURATION_MAX_HOURS INT64_C(999999)
+
 char *duration_format(int64_t ms, char *buf, size_t n)
 {
     if (ms < 0) {
@@ -235,6 +245,11 @@ char *duration_format(int64_t ms, char *buf, size_t n)
         return buf;
     }
     int64_t s = ms / 1000;
+    if (s / 3600 > DURATION_MAX_HOURS) {
+        /* Centuries are a clock or data error, not a duration: one bounded width. */
+        snprintf(buf, n, ">%lldh", (long long)DURATION_MAX_HOURS);
+        return buf;
+    }
     if (s < 60)
         snprintf(buf, n, "%llds", (long long)s);
     else if (s < 3600)

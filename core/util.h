@@ -56,7 +56,10 @@ char *time_format_hms(int64_t ms, char *buf, size_t n);
 
 /* "5s", "10m", "1h30m", "250ms", "2h". Returns 0, or -1 when malformed. */
 int duration_parse(const char *s, int64_t *out_ms);
-/* Operator form: "0s", "12s", "1m 24s", "2h 5m". ms < 0 gives "—" (or "-" if ascii). */
+/*
+ * Operator form: "0s", "12s", "1m 24s", "2h 5m"; ">999999h" from a million
+ * hours on (up to INT64_MAX). ms < 0 gives "-".
+ */
 char *duration_format(int64_t ms, char *buf, size_t n);
 
 /* nbytes random bytes as 2*nbytes lowercase hex into out (size >= 2*nbytes+1). */

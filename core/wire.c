@@ -29,6 +29,9 @@
 
 /* Frames larger than this are refused before parsing (bounded input). */
 #define WIRE_MAX_BYTES ((size_t)256 << 20)
+/* Accepted instants: 1970-01-01T00:00:00Z .. 2200-01-01T00:00:00Z (in ms). */
+#define WIRE_TIME_MIN_MS INT64_C(0)
+#define WIRE_TIME_MAX_MS INT64_C(7258118400000)
 /* Distinct step names accepted from a status ConfigMap (11 today, plus region legs). */
 #define WIRE_MAX_STEPS 1024
 
@@ -185,6 +188,25 @@ static int get_str(struct dctx *c, const struct wpath *p, const cJSON *o, const 
     return str_at(c, PKEY(p, k), field(o, k), out);
 }
 
+/*
+ * RFC3339 into *out, refusing instants outside [WIRE_TIME_MIN_MS, WIRE_TIME_MAX_MS]
+ * so every later sum or difference of two times stays far from the int64 limits.
+ * Go's zero time still decodes to 0 (absent). Fails with p's path; *out is 0 then.
+ */
+static int time_str_at(struct dctx *c, const struct wpath *p, const char *s, int64_t *out)
+{
+    char q[160];
+    if (time_parse(s, out) != 0) {
+        *out = 0;
+        return fail(c, p, "invalid time \"%s\"", quote(s, q, sizeof q));
+    }
+    if (*out < WIRE_TIME_MIN_MS || *out > WIRE_TIME_MAX_MS) {
+        *out = 0;
+        return fail(c, p, "time \"%s\" outside 1970-01-01..2200-01-01", quote(s, q, sizeof q));
+    }
+    return 0;
+}
+
 static int time_at(struct dctx *c, const struct wpath *p, const cJSON *v, int64_t *out)
 {
     *out = 0;
@@ -192,12 +214,7 @@ static int time_at(struct dctx *c, const struct wpath *p, const cJSON *v, int64_
         return 0;
     if (!cJSON_IsString(v))
         return fail(c, p, "expected RFC3339 time string, got %s", type_name(v));
-    if (time_parse(v->valuestring, out) != 0) {
-        char q[160];
-        *out = 0;
-        return fail(c, p, "invalid time \"%s\"", quote(v->valuestring, q, sizeof q));
-    }
-    return 0;
+    return time_str_at(c, p, v->valuestring, out);
 }
 
 static int get_time(struct dctx *c, const struct wpath *p, const cJSON *o, const char *k,
@@ -1066,12 +1083,9 @@ static int steps_from_raw(struct dctx *c, struct cutover_status *out)
         const char *v;
         if (!st->hold_until && st->result == STEP_RUNNING) {
             snprintf(key, sizeof key, "step.%s.holdUntil", st->name);
-            if ((v = raw_get(out, key)) && time_parse(v, &st->hold_until) != 0) {
-                char q[160];
-                st->hold_until = 0;
-                return fail(c, PKEY(PKEY(NULL, "raw"), key), "invalid time \"%s\"",
-                            quote(v, q, sizeof q));
-            }
+            if ((v = raw_get(out, key)) &&
+                time_str_at(c, PKEY(PKEY(NULL, "raw"), key), v, &st->hold_until) != 0)
+                return -1;
         }
         if (!st->hold_seconds) {
             snprintf(key, sizeof key, "step.%s.holdSeconds", st->name);
@@ -1213,8 +1227,8 @@ static int configmap_to_status(struct dctx *c, const cJSON *map, cJSON *doc)
                 return fail(c, p, "expected integer, got \"%s\"", quote(v, q, sizeof q));
             cJSON_AddNumberToObject(doc, k, (double)num);
         } else if (key_is(k, times, sizeof times / sizeof times[0])) {
-            if (time_parse(v, &t) != 0)
-                return fail(c, p, "invalid time \"%s\"", quote(v, q, sizeof q));
+            if (time_str_at(c, p, v, &t) != 0)
+                return -1;
             cJSON_AddStringToObject(doc, k, v);
         } else if (key_is(k, strs, sizeof strs / sizeof strs[0])) {
             cJSON_AddStringToObject(doc, k, v);
@@ -1246,8 +1260,8 @@ static int configmap_to_status(struct dctx *c, const cJSON *map, cJSON *doc)
             last = st;
             if (!strcmp(fld, "startedAt") || !strcmp(fld, "finishedAt") ||
                 !strcmp(fld, "holdUntil")) {
-                if (time_parse(v, &t) != 0)
-                    return fail(c, p, "invalid time \"%s\"", quote(v, q, sizeof q));
+                if (time_str_at(c, p, v, &t) != 0)
+                    return -1;
                 cJSON_AddStringToObject(st, fld, v);
             } else if (!strcmp(fld, "result") || !strcmp(fld, "jobName") ||
                        !strcmp(fld, "message")) {

@@ -5,8 +5,10 @@
  * job trees with type/parentId/childIds/kind) and every quirk of WIRE §10;
  * unknown fields are ignored. A frame that does not parse, or whose fields
  * have the wrong types, is rejected whole with the JSON path of the problem in
- * err->msg, e.g. "jobs[12].dependsOn[0]: expected string". Decoded values live
- * in the caller's arena.
+ * err->msg, e.g. "jobs[12].dependsOn[0]: expected string". Times are RFC3339
+ * within 1970-01-01..2200-01-01 (Go's zero time means absent); anything else
+ * is refused so that time arithmetic downstream cannot overflow. Decoded
+ * values live in the caller's arena.
  *
  * Encoders write the late shapes (what our server sends) into a strbuf, with
  * a trailing "\n" like Go's json.Encoder.

@@ -80,10 +80,10 @@ Test(cutover, start_200_then_409_while_running)
                                          "simulate: {duration: 60s}}\n");
     struct engine *e = start(sp, NULL, 1);
     struct engine_result r;
-    engine_cutover_start(e, &r);
+    engine_cutover_start(e, true, &r);
     cr_assert_eq(r.code, 200);
     cr_assert_str_empty(r.error);
-    engine_cutover_start(e, &r);
+    engine_cutover_start(e, true, &r);
     cr_assert_eq(r.code, 409);
     cr_assert_str_eq(r.error, "cutover-in-progress");
     struct snapshot *s = snap(e);
@@ -102,7 +102,7 @@ Test(cutover, no_steps_424)
     struct spec *sp = tu_load(HEAD GROUP);
     struct engine *e = start(sp, NULL, 1);
     struct engine_result r;
-    engine_cutover_start(e, &r);
+    engine_cutover_start(e, true, &r);
     cr_assert_eq(r.code, 424);
     cr_assert_str_eq(r.error, "no-steps-found");
     engine_free(e);
@@ -117,7 +117,7 @@ Test(cutover, read_only_403)
     struct error err;
     cr_assert_eq(engine_start(e, &err), 0);
     struct engine_result r;
-    engine_cutover_start(e, &r);
+    engine_cutover_start(e, true, &r);
     cr_assert_eq(r.code, 403);
     cr_assert_str_eq(r.error, "read-only");
     engine_free(e);
@@ -136,7 +136,7 @@ Test(cutover, complete_then_nothing_reruns)
     struct engine *e = start(sp, NULL, 1);
     cr_assert(wait_for(e, jobs_done));
     struct engine_result r;
-    engine_cutover_start(e, &r);
+    engine_cutover_start(e, true, &r);
     cr_assert_eq(r.code, 200);
     cr_assert(wait_for(e, complete));
     struct snapshot *s = snap(e);
@@ -162,7 +162,7 @@ Test(cutover, complete_then_nothing_reruns)
     cr_assert_eq(st->kind, KIND_STEP);
     cr_assert_str_eq(st->depends_on[0], "cutover-step-gitea-mirror");
     snapshot_release(s);
-    engine_cutover_start(e, &r);
+    engine_cutover_start(e, true, &r);
     cr_assert_eq(r.code, 200);
     usleep(100000);
     s = snap(e);
@@ -189,7 +189,7 @@ Test(cutover, failed_step_halts_and_resumes)
     struct engine *e = start(sp, NULL, 1);
     cr_assert(wait_for(e, jobs_done));
     struct engine_result r;
-    engine_cutover_start(e, &r);
+    engine_cutover_start(e, true, &r);
     cr_assert_eq(r.code, 200);
     cr_assert(wait_for(e, settled));
     struct engine_progress p;
@@ -212,7 +212,7 @@ Test(cutover, failed_step_halts_and_resumes)
     cr_assert_not_null(f);
     fclose(f);
     usleep(5000);
-    engine_cutover_start(e, &r);
+    engine_cutover_start(e, true, &r);
     cr_assert_eq(r.code, 200);
     cr_assert(wait_for(e, complete));
     s = snap(e);
@@ -239,7 +239,7 @@ Test(cutover, retry_of_failed_step_resumes)
                                          "simulate: {duration: 0s}}\n");
     struct engine *e = start(sp, NULL, 1);
     struct engine_result r;
-    engine_cutover_start(e, &r);
+    engine_cutover_start(e, true, &r);
     cr_assert_eq(r.code, 200);
     cr_assert(wait_for(e, settled));
     engine_retry(e, "cutover-step-gitea-mirror", "ops", &r);
@@ -294,7 +294,7 @@ Test(cutover, hold_exposes_countdown)
                                          "simulate: {duration: 0s}}\n");
     struct engine *e = start(sp, NULL, 1);
     struct engine_result r;
-    engine_cutover_start(e, &r);
+    engine_cutover_start(e, true, &r);
     cr_assert_eq(r.code, 200);
     uint64_t g = 0;
     struct snapshot *s = NULL;
@@ -324,7 +324,7 @@ Test(cutover, hold_must_elapse)
                                          "run: \"true\"}\n");
     struct engine *e = start(sp, NULL, 100); /* 200 ms */
     struct engine_result r;
-    engine_cutover_start(e, &r);
+    engine_cutover_start(e, true, &r);
     cr_assert(wait_for(e, complete));
     struct snapshot *s = snap(e);
     const struct cutover_step *st = &s->cutover.steps[0];
@@ -344,7 +344,7 @@ Test(cutover, status_map_durable)
     struct spec *sp = tu_load(HEAD GROUP THREE_STEPS);
     struct engine *e = start(sp, dir, 1);
     struct engine_result r;
-    engine_cutover_start(e, &r);
+    engine_cutover_start(e, true, &r);
     cr_assert(wait_for(e, complete));
     struct snapshot *a = snap(e);
     static const char *const keys[] = {
@@ -447,7 +447,7 @@ Test(cutover, crash_mid_run_resumes)
         if (!e || engine_start(e, &err) != 0)
             _exit(3);
         struct engine_result r;
-        engine_cutover_start(e, &r);
+        engine_cutover_start(e, true, &r);
         for (;;)
             pause();
     }

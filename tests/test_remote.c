@@ -738,6 +738,15 @@ Test(remote, hostile_server_keeps_last_good_snapshot_stale)
         {jobs, FX_NORMAL, 200, "{\"jobs\":[{\"id\":\"a\",", "GET /deployments/" DEP "/jobs"},
         {jobs, FX_NORMAL, 200, "{\"jobs\":[{\"id\":5}]}\n", "jobs[0]"},
         {jobs, FX_NORMAL, 200, "{\"jobs\":{}}\n", "jobs"},
+        /* Years no arithmetic downstream can take: refused, frame and all. */
+        {jobs, FX_NORMAL, 200,
+         "{\"jobs\":[{\"jobName\":\"a\",\"startedAt\":\"0001-06-01T00:00:00Z\","
+         "\"finishedAt\":\"9999-12-31T23:59:59Z\"}]}\n",
+         "jobs[0].startedAt: time \"0001-06-01T00:00:00Z\" outside 1970-01-01..2200-01-01"},
+        {jobs, FX_NORMAL, 200,
+         "{\"jobs\":[{\"jobName\":\"a\",\"startedAt\":\"2026-05-12T08:00:00Z\","
+         "\"finishedAt\":\"9999-12-31T23:59:59Z\"}]}\n",
+         "jobs[0].finishedAt: time \"9999-12-31T23:59:59Z\" outside"},
         {jobs, FX_NORMAL, 200, deep, "GET /deployments/" DEP "/jobs"},
         {jobs, FX_NORMAL, 500, "{\"error\":\"boom\"}\n", "HTTP 500 boom"},
         {jobs, FX_NORMAL, 502, "<html>bad gateway</html>", "HTTP 502"},

@@ -564,7 +564,8 @@ Test(server, cutover_start_409_events_stream)
     cr_expect_eq(cs.state, SOV_TETHERED);
     resp_free(&r);
 
-    post("/api/v1/sovereign/cutover/start", &r);
+    /* Forced: provisioning is still running (the preflight is tests/test_server_preflight.c). */
+    http("POST", "/api/v1/sovereign/cutover/start", NULL, "{\"force\":true}", 14, &r);
     cr_assert_eq(r.status, 200, "%s", r.body.buf);
     cr_assert_eq(wire_decode_cutover_status(r.body.buf, r.body.len, a, &cs, &err), 0, "%s",
                  err.msg);

@@ -67,7 +67,7 @@ static void run_basic(const char *dir, char *dep_id, size_t n)
     cr_assert_eq(engine_start(e, &err), 0);
     wait_done(e, false);
     struct engine_result r;
-    engine_cutover_start(e, &r);
+    engine_cutover_start(e, true, &r);
     cr_assert_eq(r.code, 200);
     wait_done(e, true);
     snprintf(dep_id, n, "%s", engine_deployment_id(e));
@@ -768,7 +768,7 @@ Test(store, observe_live_dir_writes_nothing)
     engine_retry(obs, "sleeper", "test", &r);
     cr_assert_eq(r.code, 403);
     cr_assert_str_eq(r.error, "read-only");
-    engine_cutover_start(obs, &r);
+    engine_cutover_start(obs, true, &r);
     cr_assert_eq(r.code, 403);
     engine_stop(obs);
     engine_free(obs);

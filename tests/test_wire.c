@@ -797,6 +797,60 @@ static void expect_reject_jobs(const char *json, size_t len, const char *msg)
     cr_assert_eq(n, 0);
 }
 
+/* Years the arithmetic downstream cannot take are refused whole, naming the field. */
+Test(wire, reject_times_outside_1970_2200)
+{
+    const char *y1 = "{\"jobs\":[{\"jobName\":\"a\",\"status\":\"succeeded\","
+                     "\"startedAt\":\"0001-06-01T00:00:00Z\","
+                     "\"finishedAt\":\"2026-05-12T09:00:00Z\"}]}";
+    expect_reject_jobs(y1, strlen(y1), "jobs[0].startedAt: time \"0001-06-01T00:00:00Z\" "
+                                       "outside 1970-01-01..2200-01-01");
+    const char *y9 = "{\"jobs\":[{\"jobName\":\"a\"},{\"jobName\":\"b\","
+                     "\"startedAt\":\"2026-05-12T09:00:00Z\","
+                     "\"finishedAt\":\"9999-12-31T23:59:59Z\"}]}";
+    expect_reject_jobs(y9, strlen(y9), "jobs[1].finishedAt: time \"9999-12-31T23:59:59Z\" "
+                                       "outside 1970-01-01..2200-01-01");
+    /* An offset can carry a 1970 wall time below the epoch. */
+    const char *neg = "{\"jobs\":[{\"jobName\":\"a\","
+                      "\"startedAt\":\"1970-01-01T00:30:00+01:00\"}]}";
+    expect_reject_jobs(neg, strlen(neg), "jobs[0].startedAt: time \"1970-01-01T00:30:00+01:00\" "
+                                         "outside 1970-01-01..2200-01-01");
+
+    struct cutover_status c;
+    struct error err;
+    const char *cm = "{\"step.gitea-mirror.finishedAt\":\"9999-01-01T00:00:00Z\"}";
+    cr_assert_eq(wire_decode_cutover_configmap(cm, strlen(cm), A, &c, &err), -1);
+    cr_assert_str_eq(err.msg, "step.gitea-mirror.finishedAt: time \"9999-01-01T00:00:00Z\" "
+                              "outside 1970-01-01..2200-01-01");
+    const char *top = "{\"cutoverStartedAt\":\"0001-02-03T00:00:00Z\"}";
+    cr_assert_eq(wire_decode_cutover_configmap(top, strlen(top), A, &c, &err), -1);
+    cr_assert_str_eq(err.msg, "cutoverStartedAt: time \"0001-02-03T00:00:00Z\" "
+                              "outside 1970-01-01..2200-01-01");
+    const char *dep = "{\"id\":\"d1\",\"status\":\"running\","
+                      "\"startedAt\":\"9999-12-31T23:59:59Z\"}";
+    struct deployment d;
+    cr_assert_eq(wire_decode_deployment(dep, strlen(dep), A, &d, &err), -1);
+    cr_assert_str_eq(err.msg, "startedAt: time \"9999-12-31T23:59:59Z\" "
+                              "outside 1970-01-01..2200-01-01");
+}
+
+/* Both ends of the accepted range, and Go's zero time (absent), still decode. */
+Test(wire, accepts_time_range_edges)
+{
+    const char *j = "{\"jobs\":[{\"jobName\":\"a\",\"status\":\"succeeded\","
+                    "\"startedAt\":\"1970-01-01T00:00:01Z\","
+                    "\"finishedAt\":\"2200-01-01T00:00:00Z\"},"
+                    "{\"jobName\":\"b\",\"startedAt\":\"0001-01-01T00:00:00Z\"}]}";
+    struct job *jobs = NULL;
+    size_t n = 0;
+    struct error err;
+    cr_assert_eq(wire_decode_jobs(j, strlen(j), A, &jobs, &n, &err), 0, "%s", err.msg);
+    cr_assert_eq(n, 2);
+    cr_assert_eq(jobs[0].started_at, 1000);
+    cr_assert_eq(jobs[0].finished_at, INT64_C(7258118400000));
+    cr_assert_eq(jobs[1].started_at, 0);
+}
+
 Test(wire, reject_wrong_type_deep)
 {
     fixture("bad_dependson_type.json");

@@ -10,26 +10,33 @@
  */
 #include "config.h"
 #include "engine.h"
+#include "http.h"
 #include "once.h"
 #include "remote.h"
 #include "server.h"
 #include "source_local.h"
 #include "spec.h"
+#include "store.h"
 #include "term.h"
 #include "ui.h"
+#include "watchdog.h"
 #include "wire.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <langinfo.h>
 #include <limits.h>
 #include <locale.h>
+#include <pthread.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/ioctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #ifndef CATALYST_VERSION
@@ -69,12 +76,25 @@ struct options {
 };
 
 static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t stop_signal;      /* the signal that asked to stop, 0: none */
+static volatile sig_atomic_t hangup_requested;
+/* Set by a process that owns a standalone engine: SIGHUP then detaches, not stops. */
+static volatile sig_atomic_t detach_on_hangup;
 
 static void on_signal(int sig)
 {
-    (void)sig;
-    stop_requested = 1;
+    if (sig == SIGHUP)
+        hangup_requested = 1;
+    if (sig != SIGHUP || !detach_on_hangup) {
+        stop_requested = 1;
+        stop_signal = sig;
+    }
 }
+
+/* run_wait and the attach path: the terminal went away (detach), the owner went away. */
+#define RC_DETACHED (-2)
+#define RC_ATTACH_GONE (-3)
+#define RC_ATTACH_LOST (-4)
 
 static void install_stop_handlers(void)
 {
@@ -405,43 +425,204 @@ struct standalone {
     struct spec *spec;
     struct engine *engine;
     struct source *source;
+    struct server *sock;        /* the wire on <dir>/catalyst.sock, for attaching launches */
+    char dir[PATH_MAX];
 };
 
 static void standalone_close(struct standalone *st)
 {
+    /* The socket goes first: it borrows the source and the engine. */
+    server_stop(st->sock);
     source_free(st->source);
     if (st->engine) {
-        engine_stop(st->engine);
+        /* The jobs' logs say why they stopped; they run again on the next start. */
+        int sig = stop_signal;
+        if (sig == SIGTERM)
+            engine_stop_jobs(st->engine, "stopped by SIGTERM");
+        else if (sig == SIGINT)
+            engine_stop_jobs(st->engine, "stopped by SIGINT (Ctrl-C)");
+        else if (sig == SIGHUP)
+            engine_stop_jobs(st->engine, "stopped by SIGHUP");
+        else
+            engine_stop(st->engine);
         engine_free(st->engine);
     }
     spec_free(st->spec);
     memset(st, 0, sizeof(*st));
 }
 
-static int standalone_open(struct standalone *st, const struct options *o, const char *mode,
-                           struct error *err)
+/* Loads the spec and names the state dir; the engine comes from standalone_engine. */
+static int standalone_load(struct standalone *st, const struct options *o, struct error *err)
 {
     memset(st, 0, sizeof(*st));
     st->spec = o->spec ? spec_load_file(o->spec, err) : spec_load_demo(err);
     if (!st->spec)
         return -1;
-    char dir[PATH_MAX];
     if (o->state_dir)
-        snprintf(dir, sizeof(dir), "%s", o->state_dir);
+        snprintf(st->dir, sizeof(st->dir), "%s", o->state_dir);
     else
-        default_state_dir(st->spec->name, dir, sizeof(dir));
+        default_state_dir(st->spec->name, st->dir, sizeof(st->dir));
+    return 0;
+}
+
+/*
+ * Opens the engine on st->dir. Returns 0; -1 with err; 1 when another
+ * process holds the dir (err names its pid): the caller may attach to it.
+ */
+static int standalone_engine(struct standalone *st, const struct options *o, const char *mode,
+                             struct error *err)
+{
     /* --once only looks: no lock, no recovery, nothing written, even beside a live run. */
     bool observe = o->cmd == CMD_CONSOLE && o->once;
     struct engine_config cfg = {
-        .workers = o->jobs, .speed = o->speed, .state_dir = dir, .fresh = o->fresh,
+        .workers = o->jobs, .speed = o->speed, .state_dir = st->dir, .fresh = o->fresh,
         .read_only = o->read_only, .mode = mode, .observe = observe, .log_cap = o->log_cap,
     };
     st->engine = engine_new(st->spec, &cfg, err);
-    if (!st->engine) {
-        standalone_close(st);
-        return -1;
+    if (st->engine)
+        return 0;
+    return !observe && store_lock_probe(st->dir) == 1 ? 1 : -1;
+}
+
+/* True while a job can still run or a cutover runs: the engine must not end yet. */
+static bool work_in_flight(void *arg)
+{
+    const struct standalone *st = arg;
+    struct engine_progress p;
+    engine_progress(st->engine, &p);
+    if (!p.jobs_done)
+        return true;
+    struct snapshot *s = source_snapshot(st->source);
+    bool running = s && s->cutover.running;
+    snapshot_release(s);
+    return running;
+}
+
+/*
+ * Lets go of the terminal: stdin and stdout to /dev/null, stderr to
+ * <dir>/console.log when it is still the terminal, SIGHUP ignored, and a
+ * session of our own so the terminal's later hangups never reach us.
+ */
+static void detach_terminal(const struct standalone *st)
+{
+    fflush(stdout);
+    int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (nul >= 0) {
+        dup2(nul, STDIN_FILENO);
+        dup2(nul, STDOUT_FILENO);
+        close(nul);
     }
-    return 0;
+    /* A hung-up terminal answers isatty with EIO. */
+    if (isatty(STDERR_FILENO) || errno == EIO) {
+        char path[PATH_MAX + 16];
+        snprintf(path, sizeof(path), "%s/console.log", st->dir);
+        int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+        dup2(fd >= 0 ? fd : STDIN_FILENO, STDERR_FILENO);
+        if (fd >= 0)
+            close(fd);
+    }
+    signal(SIGHUP, SIG_IGN);
+    setsid(); /* fails harmlessly when we already lead a process group */
+}
+
+/* Headless: serve the socket until nothing can run any more, then end (records committed). */
+static int run_headless(struct standalone *st)
+{
+    fprintf(stderr, "catalyst-tui: pid %ld detached; running %s headless until its jobs end\n",
+            (long)getpid(), st->dir);
+    uint64_t gen = 0;
+    int64_t idle_since = -1;
+    while (!stop_requested) {
+        if (work_in_flight(st)) {
+            idle_since = -1;
+        } else if (idle_since < 0) {
+            idle_since = mono_ms();
+        } else if (mono_ms() - idle_since >= 2000) {
+            /* A moment for attached consoles and `wait` to read the final picture. */
+            break;
+        }
+        gen = engine_wait(st->engine, gen, 500);
+    }
+    fprintf(stderr, "catalyst-tui: pid %ld: %s; ending\n", (long)getpid(),
+            stop_requested ? "stopped by a signal" : "nothing left to run");
+    return EXIT_OK;
+}
+
+static volatile sig_atomic_t forward_sig;
+
+static void on_forward_signal(int sig)
+{
+    forward_sig = sig;
+}
+
+/*
+ * After `q` -> detach the shell must get its prompt back, but a process with
+ * engine threads cannot fork. So an interactive console forks first, before
+ * any thread exists: the child does everything, the parent only waits. The
+ * child writes one byte on the pipe when it detaches; the parent then exits 0
+ * (else with the child's status). Returns in the child (its pipe end in
+ * *detach_fd) or, when forking fails, in the only process (*detach_fd -1).
+ */
+static void fork_for_detach(int *detach_fd)
+{
+    *detach_fd = -1;
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) != 0)
+        return;
+    fflush(NULL);
+    pid_t child = fork();
+    if (child < 0) {
+        close(p[0]);
+        close(p[1]);
+        return;
+    }
+    if (child == 0) {
+        close(p[0]);
+        *detach_fd = p[1];
+        return;
+    }
+    close(p[1]);
+    /*
+     * Signals sent to us are meant for the console: passed on. A hangup may
+     * reach only us (the session leader gets it, not its children); Ctrl-C
+     * reaches both, and the child takes a second SIGINT like the first.
+     */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_forward_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGHUP, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGQUIT, SIG_IGN);
+    signal(SIGPIPE, SIG_IGN);
+    char c = 0;
+    for (;;) {
+        if (forward_sig) {
+            kill(child, forward_sig);
+            forward_sig = 0;
+        }
+        /* Bounded: a signal landing just before poll is passed on within 200 ms. */
+        struct pollfd pfd = {p[0], POLLIN, 0};
+        int r = poll(&pfd, 1, 200);
+        if (r < 0 && errno != EINTR)
+            break;
+        if (r > 0) {
+            if (read(p[0], &c, 1) <= 0)
+                c = 0;
+            break;
+        }
+    }
+    if (c == 'D')
+        _exit(EXIT_OK);
+    int status = 0;
+    while (waitpid(child, &status, 0) < 0) {
+        if (errno != EINTR)
+            _exit(EXIT_FAILED);
+    }
+    if (WIFEXITED(status))
+        _exit(WEXITSTATUS(status));
+    _exit(128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0));
 }
 
 /*
@@ -450,7 +631,7 @@ static int standalone_open(struct standalone *st, const struct options *o, const
  * until interrupted, like a log.
  */
 static int run_wait(struct source *src, struct engine *engine, const struct options *o,
-                    bool follow, int64_t started)
+                    bool follow, bool attached, int64_t started)
 {
     bool cutover = follow || strcmp(o->wait_what, "cutover") == 0;
     int64_t deadline = o->timeout_ms >= 0 ? started + o->timeout_ms : -1;
@@ -473,8 +654,11 @@ static int run_wait(struct source *src, struct engine *engine, const struct opti
         if (s) {
             gen = s->generation;
             once_changes(prev, s, cutover, stdout);
+            /* Attached and the owner stopped answering: the caller takes over or re-attaches. */
+            if (attached && !s->source.ok) {
+                rc = RC_ATTACH_LOST;
             /* Refused credentials end the wait (exit 4) even with stale data to show. */
-            if (!engine && !s->source.ok && (!s->source.stale || s->source.auth_failed)) {
+            } else if (!engine && !s->source.ok && (!s->source.stale || s->source.auth_failed)) {
                 rc = s->source.auth_failed ? EXIT_AUTH : EXIT_API;
                 once_error(stderr, s->source.error);
             } else if (engine && !follow && s->source.error && *s->source.error) {
@@ -487,8 +671,12 @@ static int run_wait(struct source *src, struct engine *engine, const struct opti
             snapshot_release(prev);
             prev = s;
         }
-        if (rc >= 0)
+        if (rc >= 0 || rc == RC_ATTACH_LOST)
             break;
+        if (engine && hangup_requested && detach_on_hangup) {
+            rc = RC_DETACHED; /* the terminal is gone; the jobs are not */
+            break;
+        }
         if (stop_requested) {
             if (!follow)
                 fprintf(stderr, "catalyst-tui: interrupted\n");
@@ -505,6 +693,76 @@ static int run_wait(struct source *src, struct engine *engine, const struct opti
     return rc;
 }
 
+static unsigned long quit_count(void *arg)
+{
+    (void)arg;
+    return term_quit_count();
+}
+
+static const char *quit_signal_name(int sig)
+{
+    switch (sig) {
+    case SIGINT:
+        return "SIGINT";
+    case SIGTERM:
+        return "SIGTERM";
+    case SIGHUP:
+        return "SIGHUP";
+    default:
+        return "the signal";
+    }
+}
+
+/*
+ * The watchdog's action, on its own thread: the UI thread is stuck in a frame
+ * or did not heed a termination request. The terminal comes back without
+ * curses, the reason goes to stderr, and the process ends: by the request's
+ * own signal (the shell sees it as such), else with status 1. _exit: atexit
+ * handlers would call curses under the stuck thread's feet.
+ */
+static void on_watchdog(enum watchdog_reason why, int64_t stuck_ms, void *arg)
+{
+    (void)arg;
+    term_emergency_restore();
+    int sig = term_quit_signal();
+    char msg[256];
+    int n;
+    if (why == WATCHDOG_QUIT)
+        n = snprintf(msg, sizeof(msg), "catalyst-tui: the console did not stop within %lld ms "
+                     "of %s; terminal restored, exiting\n", (long long)stuck_ms,
+                     quit_signal_name(sig));
+    else
+        n = snprintf(msg, sizeof(msg), "catalyst-tui: the console stopped responding (a screen "
+                     "update ran for %lld ms); terminal restored, exiting\n",
+                     (long long)stuck_ms);
+    if (n > 0) {
+        ssize_t w = write(STDERR_FILENO, msg, (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg));
+        (void)w;
+    }
+    if (why == WATCHDOG_QUIT && sig > 0) {
+        sigset_t one;
+        sigemptyset(&one);
+        sigaddset(&one, sig);
+        signal(sig, SIG_DFL);
+        pthread_sigmask(SIG_UNBLOCK, &one, NULL);
+        raise(sig);
+    }
+    _exit(EXIT_FAILED);
+}
+
+/* The console under a watchdog that ends it when its UI thread hangs. */
+static int run_console(struct source **src, const struct ui_options *uo, struct error *err)
+{
+    struct ui_options wo = *uo;
+    struct watchdog_config wc = {.requests = quit_count, .fire = on_watchdog};
+    wo.watchdog = watchdog_start(&wc, err);
+    if (!wo.watchdog)
+        return err->code ? err->code : EXIT_USAGE;
+    int rc = ui_run(src, &wo, err);
+    watchdog_stop(wo.watchdog);
+    return rc;
+}
+
 /*
  * The curses console, or, on a terminal that cannot move the cursor
  * (TERM=dumb), the dashboard once and then one line per change.
@@ -513,7 +771,7 @@ static int console_or_lines(struct source **src, struct engine *engine, const st
                             const struct ui_options *uo, struct error *err)
 {
     if (term_addressable())
-        return ui_run(src, uo, err);
+        return run_console(src, uo, err);
     const char *t = getenv("TERM");
     fprintf(stderr, "catalyst-tui: terminal \"%s\" cannot move the cursor; printing the "
                     "dashboard, then one line per change (Ctrl-C quits)\n", t ? t : "");
@@ -524,7 +782,7 @@ static int console_or_lines(struct source **src, struct engine *engine, const st
         return err->code;
     }
     snapshot_release(s);
-    return run_wait(*src, engine, o, true, mono_ms());
+    return run_wait(*src, engine, o, true, false, mono_ms());
 }
 
 /* Fills the remote options from the flags, then from the context for what is unset. */
@@ -580,17 +838,173 @@ static struct source *switch_context(void *arg, const char *name, struct error *
     return source_remote_new(&ro, err);
 }
 
+/*
+ * Another process holds the state dir: read it over its socket, as a remote
+ * source ("attached to pid N"). RC_ATTACH_GONE when nothing answers there,
+ * RC_ATTACH_LOST when it stops answering during `wait`: the caller retries,
+ * or takes the dir over once the holder has ended.
+ */
+static int run_attached(const struct options *o, const struct config *cfg,
+                        const struct standalone *st, int64_t started)
+{
+    char sock[PATH_MAX + 16];
+    snprintf(sock, sizeof(sock), "%s/%s", st->dir, STORE_SOCKET_NAME);
+    if (!http_unix_listening(sock))
+        return RC_ATTACH_GONE;
+    long pid = store_lock_holder(st->dir);
+    char label[64];
+    if (pid > 0)
+        snprintf(label, sizeof(label), "attached to pid %ld", pid);
+    else
+        snprintf(label, sizeof(label), "attached");
+    struct remote_options ro = {
+        .api = "http://localhost/api/v1", .unix_socket = sock, .mode_label = label,
+        /* A local socket is cheap: a livelier default than a remote API's 2 s. */
+        .refresh_s = o->refresh_set ? o->refresh : 1,
+        .connect_timeout_ms = 2000, .timeout_ms = 15000, .read_only = o->read_only,
+        .notify = ui_wake,
+    };
+    if (o->once && o->view && strncmp(o->view, "job:", 4) == 0)
+        ro.watch_job = o->view + 4;
+    struct error err;
+    error_clear(&err);
+    struct source *src = source_remote_new(&ro, &err);
+    if (!src)
+        return fail(&err);
+    /* `wait --timeout` bounds the whole wait, attaching included. */
+    int first_ms = 5000;
+    if (o->cmd == CMD_WAIT && o->timeout_ms >= 0) {
+        int64_t left = started + o->timeout_ms - mono_ms();
+        first_ms = left < first_ms ? (left > 0 ? (int)left : 1) : first_ms;
+    }
+    if (source_remote_wait_first(src, first_ms, &err) != EXIT_OK) {
+        source_free(src);
+        if (o->cmd == CMD_WAIT && o->timeout_ms >= 0 &&
+            mono_ms() >= started + o->timeout_ms) {
+            fprintf(stderr, "catalyst-tui: wait %s timed out\n", o->wait_what);
+            return EXIT_TIMEOUT;
+        }
+        return RC_ATTACH_GONE;
+    }
+    int rc = EXIT_OK;
+    if (o->cmd == CMD_WAIT) {
+        char msg[2 * PATH_MAX + 128];
+        snprintf(msg, sizeof(msg), "%s is in use; %s over %s", st->dir, label, sock);
+        once_error(stderr, msg);
+        install_stop_handlers();
+        rc = run_wait(src, NULL, o, false, true, started);
+    } else if (o->once) {
+        struct snapshot *s = source_snapshot(src);
+        rc = print_once(s, o);
+        snapshot_release(s);
+    } else {
+        /* No quit dialog: the engine stays with its owner when this console quits. */
+        struct ui_options uo = {
+            .theme = o->theme, .color = o->color, .ascii = o->ascii,
+            .read_only = o->read_only, .initial_view = o->view, .refresh_s = (int)ro.refresh_s,
+        };
+        struct switcher sw = {o, cfg};
+        uo.switch_context = cfg && cfg->n_contexts ? switch_context : NULL;
+        uo.switch_arg = &sw;
+        install_stop_handlers();
+        rc = console_or_lines(&src, NULL, o, &uo, &err);
+        if (rc != EXIT_OK) {
+            source_free(src);
+            return fail(&err);
+        }
+    }
+    source_free(src);
+    return rc;
+}
+
+/* The lock holder does not answer on its socket: say who it is and what to do. */
+static int refuse_busy(const struct standalone *st, const struct error *lock_err)
+{
+    long pid = store_lock_holder(st->dir);
+    if (pid <= 0)
+        return fail(lock_err);
+    char msg[3 * PATH_MAX + 256];
+    snprintf(msg, sizeof(msg), "state dir %s is in use by catalyst-tui pid %ld (not answering "
+             "on %s/%s); wait for it to finish or stop it with kill %ld",
+             st->dir, pid, st->dir, STORE_SOCKET_NAME, pid);
+    once_error(stderr, msg); /* the path is the operator's, but still passes the sanitizer */
+    return EXIT_USAGE;
+}
+
+/* The owner's wire on <dir>/catalyst.sock; without it the console still works. */
+static void serve_socket(struct standalone *st)
+{
+    char sock[PATH_MAX + 16];
+    snprintf(sock, sizeof(sock), "%s/%s", st->dir, STORE_SOCKET_NAME);
+    struct server_options so = {
+        .unix_path = sock, .max_connections = 64,
+        .max_body = 64 * 1024, .max_header = 16 * 1024,
+    };
+    struct error err;
+    error_clear(&err);
+    st->sock = server_start(st->source, st->engine, &so, &err);
+    if (!st->sock) {
+        char buf[1400];
+        fprintf(stderr, "catalyst-tui: later launches cannot attach: %s\n",
+                error_format(&err, buf, sizeof(buf)));
+    }
+}
+
 static int run_standalone(const struct options *o, const struct config *cfg)
 {
     struct error err;
     error_clear(&err);
     struct standalone st;
     const char *mode = o->cmd == CMD_SERVE ? "serve" : "standalone";
-    if (standalone_open(&st, o, mode, &err) < 0)
+    int64_t started = mono_ms();
+    bool once = o->cmd == CMD_CONSOLE && o->once;
+    int detach_fd = -1;
+    if (o->cmd == CMD_CONSOLE && !once && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO))
+        fork_for_detach(&detach_fd);
+    if (standalone_load(&st, o, &err) < 0)
         return fail(&err);
     int rc = EXIT_OK;
 
-    if (o->cmd == CMD_CONSOLE && o->once) {
+    /* A live engine answers on its socket: --once attaches; observing is the fallback. */
+    if (once) {
+        rc = run_attached(o, cfg, &st, started);
+        if (rc != RC_ATTACH_GONE) {
+            standalone_close(&st);
+            return rc;
+        }
+    }
+    /*
+     * The dir is held by another process: attach to it. A holder that is just
+     * starting or ending may not answer for a moment; retry before refusing.
+     */
+    int64_t tried_since = mono_ms();
+    for (;;) {
+        error_clear(&err);
+        int r = standalone_engine(&st, o, mode, &err);
+        if (r == 0)
+            break;
+        if (r < 0 || o->fresh || o->cmd == CMD_SERVE) {
+            standalone_close(&st);
+            return fail(&err);
+        }
+        rc = run_attached(o, cfg, &st, started);
+        if (rc == RC_ATTACH_LOST && !stop_requested) {
+            tried_since = mono_ms();
+            continue;
+        }
+        if (rc != RC_ATTACH_GONE) {
+            standalone_close(&st);
+            return rc < 0 ? EXIT_FAILED : rc;
+        }
+        if (stop_requested || mono_ms() - tried_since > 3000) {
+            rc = refuse_busy(&st, &err);
+            standalone_close(&st);
+            return rc;
+        }
+        usleep(100 * 1000);
+    }
+
+    if (once) {
         /* One picture of the state as it is: nothing is started. */
         struct snapshot *s = snapshot_new();
         const char *watch = o->view && strncmp(o->view, "job:", 4) == 0 ? o->view + 4 : NULL;
@@ -606,6 +1020,7 @@ static int run_standalone(const struct options *o, const struct config *cfg)
         return rc;
     }
 
+    detach_on_hangup = o->cmd != CMD_SERVE;
     install_stop_handlers();
     if (engine_start(st.engine, &err) < 0) {
         standalone_close(&st);
@@ -617,8 +1032,14 @@ static int run_standalone(const struct options *o, const struct config *cfg)
         standalone_close(&st);
         return fail(&err);
     }
+    serve_socket(&st);
+    bool detach = false;
     if (o->cmd == CMD_WAIT) {
-        rc = run_wait(st.source, st.engine, o, false, mono_ms());
+        rc = run_wait(st.source, st.engine, o, false, false, started);
+        /* A hangup with nothing left to run ends the wait like an interrupt. */
+        detach = rc == RC_DETACHED && work_in_flight(&st);
+        if (rc == RC_DETACHED && !detach)
+            rc = EXIT_FAILED;
     } else if (o->cmd == CMD_SERVE) {
         struct server_options so = {
             .listen = o->listen ? o->listen : "127.0.0.1:8080",
@@ -644,19 +1065,42 @@ static int run_standalone(const struct options *o, const struct config *cfg)
             pause();
         server_stop(srv);
     } else {
+        enum ui_end end = UI_END_QUIT;
         struct ui_options uo = {
             .theme = o->theme, .color = o->color, .ascii = o->ascii,
             .read_only = o->read_only, .initial_view = o->view, .refresh_s = (int)o->refresh,
+            .work_in_flight = work_in_flight, .work_arg = &st, .end = &end,
         };
         struct switcher sw = {o, cfg};
         uo.switch_context = cfg && cfg->n_contexts ? switch_context : NULL;
         uo.switch_arg = &sw;
         rc = console_or_lines(&st.source, st.engine, o, &uo, &err);
-        if (rc != EXIT_OK) {
+        bool hangup = rc == RC_DETACHED || end == UI_END_HANGUP;
+        if (rc == RC_DETACHED) {
+            rc = EXIT_OK;
+        } else if (rc != EXIT_OK) {
             standalone_close(&st);
             return fail(&err);
         }
+        /* A hangup with nothing left to run just ends, as a quit would. */
+        detach = end == UI_END_DETACH || (hangup && work_in_flight(&st));
+        if (end == UI_END_DETACH)
+            printf("catalyst-tui: detached; pid %ld keeps running the jobs in %s\n"
+                   "catalyst-tui: launch again on that state dir to attach; log: "
+                   "%s/console.log\n", (long)getpid(), st.dir, st.dir);
+        if (end == UI_END_STOP)
+            engine_stop_jobs(st.engine, "stopped by the operator"); /* the quit dialog's "s" */
     }
+    if (detach) {
+        detach_terminal(&st);
+        if (detach_fd >= 0) {
+            ssize_t w = write(detach_fd, "D", 1);
+            (void)w; /* without it the waiting parent just keeps the prompt until we end */
+        }
+        rc = run_headless(&st);
+    }
+    if (detach_fd >= 0)
+        close(detach_fd);
     standalone_close(&st);
     return rc;
 }
@@ -694,7 +1138,7 @@ static int run_remote(const struct options *o, const struct config *cfg,
     }
     if (o->cmd == CMD_WAIT) {
         install_stop_handlers();
-        rc = run_wait(src, NULL, o, false, started);
+        rc = run_wait(src, NULL, o, false, false, started);
     } else if (o->once) {
         struct snapshot *s = source_snapshot(src);
         rc = print_once(s, o);

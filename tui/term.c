@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <langinfo.h>
+#include <limits.h>
 #include <locale.h>
 #include <signal.h>
 #include <stdio.h>
@@ -17,15 +18,24 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/ioctl.h>
+#include <termios.h>
 #include <unistd.h>
 
 static volatile sig_atomic_t g_quit;
+static volatile sig_atomic_t g_quit_count; /* requests so far, for the watchdog */
+static volatile sig_atomic_t g_quit_sig;   /* the last one's signal number */
+static volatile sig_atomic_t g_hangup;
 static volatile sig_atomic_t g_active;
 static volatile sig_atomic_t g_wake_fd = -1;
 static volatile sig_atomic_t g_saved_stderr = -1;
 static volatile sig_atomic_t g_capture_fd = -1;
 static SCREEN *g_screen;
 static bool g_atexit_done;
+/* For term_emergency_restore, filled on the UI thread before it could be needed. */
+static struct termios g_shell_tio;
+static volatile sig_atomic_t g_have_tio;
+static char g_exit_seq[256];
+static size_t g_exit_len;
 
 static const int quit_signals[] = {SIGINT, SIGTERM, SIGHUP};
 static const int crash_signals[] = {SIGSEGV, SIGABRT, SIGBUS, SIGFPE, SIGILL};
@@ -37,9 +47,12 @@ static bool g_handlers;
 
 static void on_quit_signal(int sig)
 {
-    (void)sig;
     int saved = errno;
     g_quit = 1;
+    g_quit_sig = sig;
+    g_quit_count = g_quit_count < INT_MAX ? g_quit_count + 1 : 1; /* changes, never wraps */
+    if (sig == SIGHUP)
+        g_hangup = 1;
     if (g_wake_fd >= 0) {
         ssize_t r = write(g_wake_fd, "s", 1);
         (void)r;
@@ -169,6 +182,30 @@ bool term_addressable(void)
     return ok;
 }
 
+static int exit_seq_put(int ch)
+{
+    if (g_exit_len + 1 < sizeof(g_exit_seq))
+        g_exit_seq[g_exit_len++] = (char)ch;
+    return ch;
+}
+
+/*
+ * What endwin would send, precomputed (tputs expands padding): attributes and
+ * colours off, keypad transmit off, cursor visible, the normal screen back.
+ */
+static void exit_seq_prepare(void)
+{
+    static const char *const caps[] = {"sgr0", "op", "rmkx", "cnorm", "rmcup"};
+    g_exit_len = 0;
+    for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++) {
+        const char *v = tigetstr(caps[i]);
+        if (v && v != (const char *)-1)
+            tputs(v, 1, exit_seq_put);
+    }
+    exit_seq_put('\r');
+    exit_seq_put('\n');
+}
+
 int term_init(const struct term_options *o, struct term_info *out, struct error *err)
 {
     term_detect(o, out);
@@ -179,9 +216,12 @@ int term_init(const struct term_options *o, struct term_info *out, struct error 
         return -1;
     }
     g_quit = 0;
+    g_hangup = 0;
     /* Before newterm: ncurses only installs its own handlers over SIG_DFL. */
     handlers_install();
     stderr_capture();
+    /* The shell's mode, for a restore from another thread (curses keeps its own copy). */
+    g_have_tio = tcgetattr(STDOUT_FILENO, &g_shell_tio) == 0;
     g_screen = newterm(NULL, stdout, stdin);
     if (!g_screen) {
         stderr_restore();
@@ -196,6 +236,7 @@ int term_init(const struct term_options *o, struct term_info *out, struct error 
         atexit(term_atexit);
         g_atexit_done = true;
     }
+    exit_seq_prepare();
     cbreak();
     noecho();
     nonl();
@@ -212,6 +253,32 @@ int term_init(const struct term_options *o, struct term_info *out, struct error 
         out->colors = 0;
     }
     return 0;
+}
+
+void term_emergency_restore(void)
+{
+    int saved = errno;
+    if (g_active) {
+        g_active = 0;
+        if (g_exit_len) {
+            ssize_t w = write(STDOUT_FILENO, g_exit_seq, g_exit_len);
+            (void)w;
+        }
+        if (g_have_tio)
+            tcsetattr(STDOUT_FILENO, TCSADRAIN, &g_shell_tio);
+    }
+    stderr_restore();
+    errno = saved;
+}
+
+unsigned long term_quit_count(void)
+{
+    return (unsigned long)g_quit_count;
+}
+
+int term_quit_signal(void)
+{
+    return g_quit_sig;
 }
 
 void term_fini(void)
@@ -231,6 +298,11 @@ void term_fini(void)
 bool term_quit_requested(void)
 {
     return g_quit != 0;
+}
+
+bool term_hangup_requested(void)
+{
+    return g_hangup != 0;
 }
 
 void term_set_wake_fd(int fd)

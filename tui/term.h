@@ -3,11 +3,13 @@
  * curses, the colour ladder (256 -> 16 -> 8 -> mono), the glyph ladder
  * (UTF-8 / ASCII), signals and restoring the terminal on every exit path
  * (normal, error, SIGINT/SIGTERM/SIGHUP via a flag the loop reads, crash
- * signals via a handler that restores and re-raises, and atexit). While
+ * signals via a handler that restores and re-raises, atexit, and a stuck UI
+ * thread via term_emergency_restore from the watchdog's thread). While
  * curses owns the screen, stderr goes to a temporary file that is copied
  * back to the real stderr after endwin.
  *
- * Singleton: one terminal per process. UI thread only.
+ * Singleton: one terminal per process. UI thread only, except the calls
+ * marked "any thread" (the watchdog's: a stuck UI thread cannot restore).
  */
 #ifndef CATALYST_TERM_H
 #define CATALYST_TERM_H
@@ -43,6 +45,18 @@ int term_init(const struct term_options *o, struct term_info *out, struct error 
 void term_fini(void);
 /* Set when SIGINT/SIGTERM/SIGHUP arrived: the loop should end. */
 bool term_quit_requested(void);
+/* Any thread: how many of those signals arrived so far, and the last one's number (0: none). */
+unsigned long term_quit_count(void);
+int term_quit_signal(void);
+/*
+ * Any thread, async-signal-safe: the terminal back as the shell had it while
+ * another thread may be stuck inside curses: the saved termios and exit
+ * sequences precomputed by term_init (no curses call), then the captured
+ * stderr. The caller exits right after; curses is not usable any more.
+ */
+void term_emergency_restore(void);
+/* Set when the quit was SIGHUP: the terminal is gone (a standalone console detaches). */
+bool term_hangup_requested(void);
 /* The handlers also write one byte here so a blocked poll() wakes (-1: none). */
 void term_set_wake_fd(int fd);
 /* Current size (at least 0x0). */

@@ -7,6 +7,11 @@
  * screen canvas (header, the top view's canvas, status bar, overlays) and
  * copied to curses, which sends only the cells that changed.
  *
+ * The cutover dialog shows the readiness preflight (preflight.h) computed
+ * from each new snapshot, or the server's own checks after a 425; while a
+ * check fails, Start needs "force cutover <name>" typed instead of the name,
+ * and the start is sent forced ({"force":true}).
+ *
  * Views on the navigation stack are either the six numbered views, whose
  * states are kept for the whole run (selection survives switching), or
  * pushed views (job detail) owned by their stack entry. Entries popped from
@@ -18,6 +23,7 @@
 #include "cmdline.h"
 #include "draw.h"
 #include "glyphs.h"
+#include "preflight.h"
 #include "sanitize.h"
 #include "term.h"
 #include "theme.h"
@@ -49,7 +55,7 @@ struct nav {
 };
 
 enum mode { MODE_VIEW, MODE_HELP, MODE_CMD, MODE_FILTER, MODE_DIALOG };
-enum dialog { DLG_NONE, DLG_RETRY, DLG_CUTOVER };
+enum dialog { DLG_NONE, DLG_RETRY, DLG_CUTOVER, DLG_QUIT };
 
 struct ui {
     struct source *src;
@@ -66,6 +72,7 @@ struct ui {
     struct snapshot *snap;
     struct canvas *screen, *view;
     bool quit, dirty;
+    enum ui_end end;                /* what quit means (the quit dialog's choice) */
     enum mode mode;
     struct cmdline cmd;             /* ':' with history */
     struct cmdline filter;          /* '/' */
@@ -81,6 +88,8 @@ struct ui {
     struct cmdline dlg_input;
     char dlg_error[512];
     uint64_t dlg_seq;
+    /* cutover: the server refused with 425: its checklist, shown until the dialog closes */
+    struct preflight dlg_refused;
 };
 
 static atomic_int g_wake_fd = -1;
@@ -281,6 +290,7 @@ static void dialog_open(struct ui *ui, enum dialog d, const char *id, const char
     cmdline_reset(&ui->dlg_input);
     ui->dlg_error[0] = 0;
     ui->dlg_seq = 0;
+    ui->dlg_refused = (struct preflight){0};
     ui->mode = MODE_DIALOG;
     ui->dirty = true;
 }
@@ -322,18 +332,69 @@ void ui_request_cutover(struct ui *ui)
     dialog_open(ui, DLG_CUTOVER, "", sovereign_name(ui->snap));
 }
 
+#define FORCE_WORDS "force cutover "
+
+/* The checklist the cutover dialog judges by: the server's after a 425, else our own. */
+static void dialog_preflight(const struct ui *ui, struct preflight *pf)
+{
+    if (ui->dlg_refused.n_checks)
+        *pf = ui->dlg_refused;
+    else
+        preflight_compute(ui->snap, pf);
+}
+
+/* A start must be forced: a check fails here, or the server said so. */
+static bool dialog_needs_force(const struct ui *ui)
+{
+    struct preflight pf;
+    dialog_preflight(ui, &pf);
+    return !pf.ready;
+}
+
+/* typed names the Sovereign: its name, or its FQDN. */
+static bool names_sovereign(const struct ui *ui, const char *typed)
+{
+    if (!*typed)
+        return false;
+    if (strcmp(typed, ui->dlg_name) == 0)
+        return true;
+    const struct snapshot *s = ui->snap;
+    return s && s->has_deployment && s->deployment.sovereign_fqdn &&
+           *s->deployment.sovereign_fqdn && strcmp(typed, s->deployment.sovereign_fqdn) == 0;
+}
+
+/* "force cutover <name or FQDN>": the override names itself and its target. */
+static bool typed_force(const struct ui *ui)
+{
+    const char *typed = ui->dlg_input.buf;
+    size_t n = strlen(FORCE_WORDS);
+    return strncmp(typed, FORCE_WORDS, n) == 0 && names_sovereign(ui, typed + n);
+}
+
+/*
+ * q on the first view and :quit. A console that owns its engine asks first
+ * while work is in flight: leaving must not silently end the jobs.
+ */
+static void request_quit(struct ui *ui)
+{
+    if (ui->opt.work_in_flight && ui->opt.work_in_flight(ui->opt.work_arg)) {
+        dialog_open(ui, DLG_QUIT, "", "");
+        return;
+    }
+    ui->end = UI_END_QUIT;
+    ui->quit = true;
+}
+
 static bool dialog_confirmed(const struct ui *ui)
 {
     const char *typed = ui->dlg_input.buf;
     if (!*typed)
         return false;
-    if (strcmp(typed, ui->dlg_name) == 0)
-        return true;
     if (ui->dlg == DLG_RETRY)
-        return strcmp(typed, ui->dlg_id) == 0;
-    const struct snapshot *s = ui->snap;
-    return s && s->has_deployment && s->deployment.sovereign_fqdn &&
-           *s->deployment.sovereign_fqdn && strcmp(typed, s->deployment.sovereign_fqdn) == 0;
+        return strcmp(typed, ui->dlg_name) == 0 || strcmp(typed, ui->dlg_id) == 0;
+    if (typed_force(ui))
+        return true;
+    return !dialog_needs_force(ui) && names_sovereign(ui, typed);
 }
 
 static void dialog_submit(struct ui *ui)
@@ -344,15 +405,22 @@ static void dialog_submit(struct ui *ui)
         return;
     }
     if (!dialog_confirmed(ui)) {
-        snprintf(ui->dlg_error, sizeof(ui->dlg_error), "type %s exactly to confirm",
-                 ui->dlg_name);
+        if (ui->dlg == DLG_CUTOVER && dialog_needs_force(ui))
+            snprintf(ui->dlg_error, sizeof(ui->dlg_error),
+                     "the preflight fails: type " FORCE_WORDS "%s exactly to override it",
+                     ui->dlg_name);
+        else
+            snprintf(ui->dlg_error, sizeof(ui->dlg_error), "type %s exactly to confirm",
+                     ui->dlg_name);
         return;
     }
     if (read_only(ui)) {
         snprintf(ui->dlg_error, sizeof(ui->dlg_error), "403 refused: the console is read-only");
         return;
     }
-    enum action_kind k = ui->dlg == DLG_RETRY ? ACTION_RETRY_JOB : ACTION_CUTOVER_START;
+    enum action_kind k = ui->dlg == DLG_RETRY ? ACTION_RETRY_JOB
+                         : typed_force(ui)    ? ACTION_CUTOVER_START_FORCE
+                                              : ACTION_CUTOVER_START;
     uint64_t seq = source_act(ui->src, k, ui->dlg == DLG_RETRY ? ui->dlg_id : NULL);
     if (seq == 0) {
         snprintf(ui->dlg_error, sizeof(ui->dlg_error), "the source refused the action");
@@ -381,7 +449,30 @@ static void dialog_check_result(struct ui *ui)
         dialog_close(ui);
         return;
     }
-    if (r->code == 0)
+    if (ui->dlg == DLG_CUTOVER && r->code == 425) {
+        /* Too early: the server's checks replace ours; only the override can start now. */
+        if (r->n_checks) {
+            struct preflight *pf = &ui->dlg_refused;
+            *pf = (struct preflight){0};
+            for (size_t k = 0; k < r->n_checks && k < PREFLIGHT_MAX_CHECKS; k++) {
+                pf->checks[pf->n_checks++] = r->checks[k];
+                pf->n_failing += !r->checks[k].ok;
+            }
+            pf->ready = pf->n_failing == 0;
+        }
+        if (!ui->dlg_refused.n_checks || ui->dlg_refused.ready) {
+            /* An upstream 425 carries no list: still, only an override may go on. */
+            struct preflight *pf = &ui->dlg_refused;
+            *pf = (struct preflight){0};
+            preflight_check_set(&pf->checks[0], "server-refused", "The server's handover gate",
+                                false, *msg ? msg : "425 too early");
+            pf->n_checks = pf->n_failing = 1;
+        }
+        snprintf(ui->dlg_error, sizeof(ui->dlg_error),
+                 "425 the server refused: the preflight fails; type " FORCE_WORDS
+                 "%s to override", ui->dlg_name);
+        cmdline_reset(&ui->dlg_input);
+    } else if (r->code == 0)
         snprintf(ui->dlg_error, sizeof(ui->dlg_error), "could not reach the catalyst-api%s%s",
                  *msg ? ": " : "", msg);
     else if (r->code == 403)
@@ -647,13 +738,61 @@ static void draw_retry(struct ui *ui)
                 ok ? ATTR_BOLD | ATTR_REVERSE : 0);
 }
 
+/* The dialog's checklist: one line when it passes, else the verdict and every check. */
+static int draw_dialog_preflight(const struct ui *ui, struct canvas *c, int y, int x, int tw,
+                                 const struct preflight *pf)
+{
+    const struct glyphs *g = ui->g;
+    const char *whose = ui->dlg_refused.n_checks ? "Preflight (as the 425 answer gave it)"
+                                                 : "Preflight";
+    if (pf->ready) {
+        canvas_printf(c, y++, x, tw, ROLE_SUCCEEDED, 0, "%s: all %zu checks pass", whose,
+                      pf->n_checks);
+        return y;
+    }
+    canvas_printf(c, y++, x, tw, ROLE_ERROR, ATTR_BOLD, "%s: %zu of %zu checks fail", whose,
+                  pf->n_failing, pf->n_checks);
+    for (size_t k = 0; k < pf->n_checks; k++) {
+        const struct preflight_check *ck = &pf->checks[k];
+        canvas_glyph(c, y, x + 1, g->step[ck->ok ? STEP_SUCCESS : STEP_FAILED],
+                     ck->ok ? ROLE_SUCCEEDED : ROLE_FAILED, ATTR_BOLD);
+        char line[PREFLIGHT_TITLE_MAX + PREFLIGHT_DETAIL_MAX + 4];
+        snprintf(line, sizeof(line), "%s%s%s", ck->title, ck->ok ? "" : ": ",
+                 ck->ok ? "" : ck->detail);
+        canvas_text(c, y++, x + 3, tw - 3, line, ck->ok ? ROLE_DIALOG : ROLE_ERROR, 0);
+    }
+    return y;
+}
+
+static void draw_quit(struct ui *ui)
+{
+    struct canvas *c = ui->screen;
+    int w = c->w - 4 < 64 ? c->w - 4 : 64, h = 10;
+    int y0 = (c->h - h) / 2, x0 = (c->w - w) / 2, x = x0 + 2, tw = w - 4;
+    frame(ui, c, y0, x0, h, w, ROLE_DIALOG, "Quit");
+    canvas_text(c, y0 + 1, x, tw, "Jobs are still running or waiting to run.", ROLE_DIALOG, 0);
+    canvas_text(c, y0 + 3, x, 6, "d", ROLE_ACCENT, ATTR_BOLD | ATTR_REVERSE);
+    canvas_text(c, y0 + 3, x + 4, tw - 4, "detach: they keep running; launch again to attach",
+                ROLE_DIALOG, 0);
+    canvas_text(c, y0 + 4, x, 6, "s", ROLE_ACCENT, ATTR_BOLD);
+    canvas_text(c, y0 + 4, x + 4, tw - 4, "stop the jobs, then quit", ROLE_DIALOG, 0);
+    canvas_text(c, y0 + 5, x + 4, tw - 4, "(the next start resumes them)", ROLE_DIM, 0);
+    canvas_text(c, y0 + 6, x, 6, "c", ROLE_ACCENT, ATTR_BOLD);
+    canvas_text(c, y0 + 6, x + 4, tw - 4, "cancel: back to the console", ROLE_DIALOG, 0);
+    canvas_text(c, y0 + h - 2, x, tw, "Enter detach   Esc cancel", ROLE_DIM, 0);
+}
+
 static void draw_cutover(struct ui *ui)
 {
     struct canvas *c = ui->screen;
     const struct snapshot *s = ui->snap;
     size_t n_steps = s ? s->cutover.n_steps : 0;
     int w = c->w - 4 < 78 ? c->w - 4 : 78;
-    int fixed = 15; /* every line but the step list */
+    struct preflight pf;
+    dialog_preflight(ui, &pf);
+    bool force = !pf.ready;
+    int pf_rows = force ? 1 + (int)pf.n_checks : 1;
+    int fixed = 15 + pf_rows; /* every line but the step list */
     int max_steps = c->h - 2 - fixed;
     if (max_steps < 1)
         max_steps = 1;
@@ -661,7 +800,7 @@ static void draw_cutover(struct ui *ui)
     int h = fixed + (shown > 0 ? shown : 1);
     bool compact = h > c->h - 2;
     if (compact)
-        h = 8;
+        h = force ? 9 : 8; /* a failing preflight takes one line more (MIN_H is 10) */
     int y0 = (c->h - h) / 2, x0 = (c->w - w) / 2, tw = w - 4, x = x0 + 2;
     frame(ui, c, y0, x0, h, w, ROLE_DIALOG, "Achieve true sovereignty");
     int64_t hold_s = 0;
@@ -681,7 +820,20 @@ static void draw_cutover(struct ui *ui)
                       n_steps, n_steps == 1 ? "" : "s", hold);
         canvas_text(c, y++, x, tw, "Blocks github.com, ghcr.io and harbor.openova.io.",
                     ROLE_LOG_WARN, ATTR_BOLD);
-        canvas_printf(c, y++, x, tw, ROLE_DIALOG, 0, "Type %s to enable Start:", ui->dlg_name);
+        if (force) {
+            const char *first = "";
+            for (size_t k = 0; k < pf.n_checks && !*first; k++)
+                if (!pf.checks[k].ok)
+                    first = pf.checks[k].title;
+            canvas_printf(c, y++, x, tw, ROLE_ERROR, ATTR_BOLD,
+                          "Preflight: %zu of %zu checks fail (%s)", pf.n_failing, pf.n_checks,
+                          first);
+            canvas_printf(c, y++, x, tw, ROLE_ERROR, ATTR_BOLD,
+                          "Type " FORCE_WORDS "%s to override:", ui->dlg_name);
+        } else {
+            canvas_printf(c, y++, x, tw, ROLE_DIALOG, 0, "Type %s to enable Start:",
+                          ui->dlg_name);
+        }
         field(c, y++, x, tw, &ui->dlg_input, ROLE_SELECTED);
         if (ui->dlg_seq)
             canvas_text(c, y, x, tw, "starting...", ROLE_RUNNING, 0);
@@ -722,9 +874,14 @@ static void draw_cutover(struct ui *ui)
                 ROLE_LOG_WARN, ATTR_BOLD);
     canvas_text(c, y++, x, tw, "blocked; any failing Flux reconcile halts the cutover.",
                 ROLE_LOG_WARN, ATTR_BOLD);
+    y = draw_dialog_preflight(ui, c, y, x, tw, &pf);
     y++;
-    canvas_printf(c, y++, x, tw, ROLE_DIALOG, 0, "Type the Sovereign's name (%s) to enable Start:",
-                  ui->dlg_name);
+    if (force)
+        canvas_printf(c, y++, x, tw, ROLE_ERROR, ATTR_BOLD,
+                      "To start anyway, type " FORCE_WORDS "%s:", ui->dlg_name);
+    else
+        canvas_printf(c, y++, x, tw, ROLE_DIALOG, 0,
+                      "Type the Sovereign's name (%s) to enable Start:", ui->dlg_name);
     field(c, y++, x, tw, &ui->dlg_input, ROLE_SELECTED);
     if (ui->dlg_seq)
         canvas_text(c, y, x, tw, "starting... waiting for the answer", ROLE_RUNNING, 0);
@@ -732,8 +889,9 @@ static void draw_cutover(struct ui *ui)
         text2(c, y, x, tw, ui->dlg_error, ROLE_ERROR);
     y = y0 + h - 2;
     canvas_text(c, y, x, tw, "[ Cancel: Esc ]", ROLE_DIALOG, 0);
-    canvas_text(c, y, x + 18, tw - 18, "[ Start cutover: Enter ]", ok ? ROLE_ACCENT : ROLE_DIM,
-                ok ? ATTR_BOLD | ATTR_REVERSE : 0);
+    canvas_text(c, y, x + 18, tw - 18,
+                force ? "[ Force start cutover: Enter ]" : "[ Start cutover: Enter ]",
+                ok ? ROLE_ACCENT : ROLE_DIM, ok ? ATTR_BOLD | ATTR_REVERSE : 0);
 }
 
 /*
@@ -808,8 +966,12 @@ static void render(struct ui *ui)
             draw_retry(ui);
         else if (ui->mode == MODE_DIALOG && ui->dlg == DLG_CUTOVER)
             draw_cutover(ui);
+        else if (ui->mode == MODE_DIALOG && ui->dlg == DLG_QUIT)
+            draw_quit(ui);
     }
     draw_canvas(sc, 0, 0);
+    /* Computed: a terminal slow to take the bytes (XOFF, a slow link) is not a hung UI. */
+    watchdog_disarm(ui->opt.watchdog);
     draw_flush();
 }
 
@@ -869,7 +1031,7 @@ static void run_command(struct ui *ui, const char *line)
     if (!word[0])
         return;
     if (!strcmp(word, "q") || !strcmp(word, "quit") || !strcmp(word, "exit")) {
-        ui->quit = true;
+        request_quit(ui);
     } else if (!strcmp(word, "help")) {
         ui->mode = MODE_HELP;
         ui->help_top = 0;
@@ -1089,8 +1251,26 @@ static void key_filter(struct ui *ui, int k, bool is_code)
     set_filter(ui, ui->filter.buf);
 }
 
+/* The quit dialog answers on one key: d or Enter detach, s stop, c or Esc cancel. */
+static void key_quit_dialog(struct ui *ui, int k, bool is_code)
+{
+    if (k == KEY_ESC || (!is_code && (k == 'c' || k == 'C'))) {
+        dialog_close(ui);
+    } else if (is_enter(k) || (!is_code && (k == 'd' || k == 'D'))) {
+        ui->end = UI_END_DETACH;
+        ui->quit = true;
+    } else if (!is_code && (k == 's' || k == 'S')) {
+        ui->end = UI_END_STOP;
+        ui->quit = true;
+    }
+}
+
 static void key_dialog(struct ui *ui, int k, bool is_code)
 {
+    if (ui->dlg == DLG_QUIT) {
+        key_quit_dialog(ui, k, is_code);
+        return;
+    }
     if (k == KEY_ESC) {
         dialog_close(ui);
         return;
@@ -1153,7 +1333,7 @@ static void key_view(struct ui *ui, int k, bool is_code)
         if (ui->depth > 1)
             ui_back(ui);
         else
-            ui->quit = true;
+            request_quit(ui);
     } else if (k == KEY_ESC) {
         ui_back(ui);
     }
@@ -1335,9 +1515,12 @@ int ui_run(struct source **srcp, const struct ui_options *opt, struct error *err
     open_initial(ui);
     check_snapshot(ui);
     ui->dirty = true;
+    bool hung_up = false;
     while (!ui->quit && !term_quit_requested()) {
         if (ui->dirty) {
+            watchdog_arm(ui->opt.watchdog);
             render(ui);
+            watchdog_disarm(ui->opt.watchdog);
             ui->dirty = false;
         }
         int64_t now = time_now_ms();
@@ -1359,12 +1542,20 @@ int ui_run(struct source **srcp, const struct ui_options *opt, struct error *err
             drain(ui->wake[0]);
         check_snapshot(ui);
         if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) {
-            /* A hung-up terminal would otherwise wake us forever. */
-            if (!read_keys(ui) && (fds[0].revents & (POLLHUP | POLLERR)))
+            /* A hung-up terminal would otherwise wake us forever (reads may say EAGAIN). */
+            read_keys(ui);
+            if (fds[0].revents & (POLLHUP | POLLERR)) {
+                hung_up = true;
                 break;
+            }
         }
     }
+    /* The loop saw the quit request: a step that tells the watchdog the UI heeded it. */
+    watchdog_disarm(ui->opt.watchdog);
     *srcp = ui->src;
+    if (opt->end)
+        *opt->end = ui->quit ? ui->end : hung_up || term_hangup_requested() ? UI_END_HANGUP
+                                                                            : UI_END_SIGNAL;
     term_set_wake_fd(-1);
     atomic_store(&g_wake_fd, -1);
     term_fini();

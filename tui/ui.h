@@ -11,8 +11,18 @@
 #define CATALYST_UI_H
 
 #include "source.h"
+#include "watchdog.h"
 
 struct ui;
+
+/* Why ui_run returned. */
+enum ui_end {
+    UI_END_QUIT = 0,   /* q / :quit with nothing in flight, or an attached console */
+    UI_END_DETACH,     /* the quit dialog's "detach": the engine keeps running headless */
+    UI_END_STOP,       /* the quit dialog's "stop the jobs" */
+    UI_END_HANGUP,     /* SIGHUP or the terminal went away: detach, like UI_END_DETACH */
+    UI_END_SIGNAL,     /* SIGINT / SIGTERM */
+};
 
 struct ui_options {
     const char *theme;        /* name or file, NULL => default */
@@ -28,6 +38,17 @@ struct ui_options {
      */
     struct source *(*switch_context)(void *arg, const char *name, struct error *err);
     void *switch_arg;
+    /* Armed while a frame is computed (model + draw, not the terminal write), and
+     * disarmed once more when the loop ends. */
+    struct watchdog *watchdog; /* NULL: none */
+    /*
+     * A console that owns its engine: true while a job can still run or a
+     * cutover runs. q then asks: detach (the default), stop the jobs, or
+     * cancel. NULL (remote and attached consoles): q just quits.
+     */
+    bool (*work_in_flight)(void *arg);
+    void *work_arg;
+    enum ui_end *end;         /* optional out: why the loop ended */
 };
 
 /*

@@ -2,12 +2,17 @@
  * view_cutover: "Achieve true sovereignty" progress (DOMAIN §4): every step
  * in canonical order with its mark, label and times, the failed step's error
  * line, the header sentence, a percentage bar, the egress hold countdown the
- * web console lacks, summary values and the settled-roll overrides. The
+ * web console lacks, summary values and the settled-roll overrides. While no
+ * run is in progress it also shows the readiness preflight (preflight.h),
+ * recomputed from every snapshot, so whatever the source (even a server with
+ * no preflight of its own) the operator sees what a start would skip. The
  * action itself is the framework's typed-confirmation dialog.
  */
 #include "view.h"
 #include "viewutil.h"
 
+#include "preflight.h"
+#include "sanitize.h"
 #include "ui.h"
 #include "util.h"
 #include "wire.h"
@@ -21,6 +26,13 @@ struct cutover_state {
     int top;
     int page;
     int content;   /* rows the last frame wanted */
+    /*
+     * The checklist of the last snapshot drawn, recomputed only when another
+     * one arrives; holding a reference keeps its address from being reused.
+     */
+    struct snapshot *pf_snap;
+    uint64_t pf_gen;
+    struct preflight pf;
 };
 
 static void *cutover_open(const char *arg)
@@ -29,7 +41,13 @@ static void *cutover_open(const char *arg)
     return calloc(1, sizeof(struct cutover_state));
 }
 
-static void cutover_close(void *state) { free(state); }
+static void cutover_close(void *state)
+{
+    struct cutover_state *st = state;
+    if (st)
+        snapshot_release(st->pf_snap);
+    free(state);
+}
 
 static bool step_done(enum step_result r) { return r == STEP_SUCCESS || r == STEP_SKIPPED; }
 
@@ -61,6 +79,42 @@ static bool can_start(const struct snapshot *s, const struct view_ctx *ctx)
     const struct cutover_status *cs = &s->cutover;
     return !ctx->read_only && !s->source.read_only && cs->available && !cs->complete &&
            cs->state != SOV_SOVEREIGN && !cs->running && cs->n_steps > 0;
+}
+
+/*
+ * The checklist from row y: a title with the verdict, then one row per check
+ * (mark, title, detail beside it when the canvas is wide, else under it).
+ * Returns the next free row.
+ */
+static int draw_preflight(struct canvas *c, const struct glyphs *g, int y,
+                          const struct preflight *pf)
+{
+    if (pf->ready)
+        canvas_printf(c, y, 0, -1, ROLE_SUCCEEDED, ATTR_BOLD,
+                      "Preflight%sall %zu checks pass", g->middot, pf->n_checks);
+    else
+        canvas_printf(c, y, 0, -1, ROLE_FAILED, ATTR_BOLD,
+                      "Preflight%s%zu of %zu checks fail %s a start needs a typed override",
+                      g->middot, pf->n_failing, pf->n_checks, g->dash);
+    y++;
+    bool wide = c->w >= 100;
+    for (size_t k = 0; k < pf->n_checks; k++) {
+        const struct preflight_check *ck = &pf->checks[k];
+        enum role r = ck->ok ? ROLE_SUCCEEDED : ROLE_FAILED;
+        canvas_glyph(c, y, 1, g->step[ck->ok ? STEP_SUCCESS : STEP_FAILED], r, ATTR_BOLD);
+        canvas_text(c, y, 3, wide ? 46 : -1, ck->title, ck->ok ? ROLE_NORMAL : ROLE_FAILED,
+                    ck->ok ? 0 : ATTR_BOLD);
+        if (*ck->detail) {
+            /* Beside the title when it fits whole, else on its own row. */
+            bool beside = wide && sanitize_width(ck->detail, c->ascii) <= c->w - 50;
+            if (!beside)
+                y++;
+            canvas_text(c, y, beside ? 50 : 5, -1, ck->detail,
+                        ck->ok ? ROLE_DIM : ROLE_NORMAL, 0);
+        }
+        y++;
+    }
+    return y;
 }
 
 static void cutover_model(void *state, const struct snapshot *s, const struct view_ctx *ctx,
@@ -134,10 +188,14 @@ static void cutover_model(void *state, const struct snapshot *s, const struct vi
         canvas_glyph(c, y, 0, g->hold_mark, ROLE_ACCENT, 0);
         int used = canvas_printf(c, y, 2, -1, ROLE_ACCENT, ATTR_BOLD, "%s hold: %s left",
                                  step_label(sp),
-                                 vu_countdown(sp->hold_until - ctx->now_ms, b1, sizeof(b1)));
+                                 vu_countdown(vu_span(ctx->now_ms, sp->hold_until), b1,
+                                              sizeof(b1)));
         if (sp->hold_seconds > 0) {
+            /* holdSeconds comes from the server as any integer: saturate, do not wrap. */
+            int64_t hold_ms = sp->hold_seconds > INT64_MAX / 1000 ? INT64_MAX
+                                                                   : sp->hold_seconds * 1000;
             canvas_printf(c, y, 3 + used, -1, ROLE_DIM, 0, "(of %s)",
-                          duration_format(sp->hold_seconds * 1000, b2, sizeof(b2)));
+                          duration_format(hold_ms, b2, sizeof(b2)));
         }
         y++;
     }
@@ -180,7 +238,7 @@ static void cutover_model(void *state, const struct snapshot *s, const struct vi
                             ROLE_NORMAL, 0);
             else if (sp->result == STEP_RUNNING && sp->started_at > 0)
                 canvas_text(c, y, cx, -1,
-                            vu_duration(ctx->now_ms - sp->started_at, g, b3, sizeof(b3)),
+                            vu_duration(vu_span(sp->started_at, ctx->now_ms), g, b3, sizeof(b3)),
                             ROLE_RUNNING, 0);
         }
         y++;
@@ -238,9 +296,27 @@ static void cutover_model(void *state, const struct snapshot *s, const struct vi
         y += lines + 3;
     }
 
+    /* The readiness preflight, live, while nothing runs. */
+    if (st->pf_snap != s || st->pf_gen != s->generation) {
+        preflight_compute(s, &st->pf);
+        snapshot_release(st->pf_snap);
+        st->pf_snap = snapshot_retain((struct snapshot *)(uintptr_t)s);
+        st->pf_gen = s->generation;
+    }
+    const struct preflight pf = st->pf;
+    if (!sovereign && !cs->running) {
+        y = draw_preflight(c, g, y, &pf);
+        y++;
+    }
+
     /* The action hint. */
     if (!sovereign) {
-        if (can_start(s, ctx))
+        if (can_start(s, ctx) && !pf.ready)
+            canvas_text(c, y++, 0, -1,
+                        "Press S or Enter to Achieve true sovereignty anyway (the dialog "
+                        "asks for a typed override)",
+                        ROLE_LOG_WARN, ATTR_BOLD);
+        else if (can_start(s, ctx))
             canvas_text(c, y++, 0, -1,
                         failed ? "Press S or Enter to resume the cutover (Achieve true "
                                  "sovereignty)"
@@ -284,7 +360,8 @@ static enum key_result cutover_key(void *state, const struct snapshot *s,
 }
 
 static const struct key_help cutover_help_table[] = {
-    {"S or Enter", "Achieve true sovereignty (typed confirmation)"},
+    {"S or Enter", "Achieve true sovereignty (typed confirmation; a failing preflight needs "
+                   "\"force cutover NAME\")"},
     {"j/k, PgUp/PgDn", "scroll"},
     {NULL, NULL},
 };

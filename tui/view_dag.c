@@ -176,7 +176,7 @@ static void update_marks(struct dag_state *st, const struct snapshot *s, int32_t
     for (size_t i = 0; i < n; i++) {
         const struct job *j = &s->jobs[i];
         if (!j->is_group && job_status_terminal(j->status) && j->started_at > 0) {
-            sum += vu_job_elapsed(j, now) > 0 ? vu_job_elapsed(j, now) : 0;
+            sum = vu_sat_add(sum, vu_job_elapsed(j, now) > 0 ? vu_job_elapsed(j, now) : 0);
             cnt++;
         }
     }

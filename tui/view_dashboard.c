@@ -140,11 +140,15 @@ static void draw_gauge_row(struct canvas *c, const struct glyphs *g, const struc
 {
     char right[160], el[32], eta[32];
     int64_t end = l->running || l->pending ? now : l->last_finish;
-    int64_t elapsed = l->first_start ? end - l->first_start : -1;
+    int64_t elapsed = l->first_start ? vu_span(l->first_start, end) : -1;
     int remaining = l->total - l->done - l->failed - l->blocked;
     eta[0] = 0;
     if (remaining > 0 && l->done > 0 && elapsed > 0) {
-        int64_t eta_ms = elapsed * remaining / l->done;
+        int64_t eta_ms;
+        if (__builtin_mul_overflow(elapsed, (int64_t)remaining, &eta_ms))
+            eta_ms = INT64_MAX; /* shown as ">999999h" */
+        else
+            eta_ms /= l->done;
         snprintf(eta, sizeof(eta), "  ETA %s", duration_format(eta_ms, el, sizeof(el)));
     }
     char blk[32] = "";
@@ -210,7 +214,7 @@ static int draw_card(struct canvas *c, const struct glyphs *g, const struct snap
                            cs->n_steps);
     if (cur && cur->hold_until > ctx->now_ms)
         canvas_printf(c, y, x, -1, ROLE_ACCENT, ATTR_BOLD, "%shold %s left", g->middot,
-                      vu_countdown(cur->hold_until - ctx->now_ms, b, sizeof(b)));
+                      vu_countdown(vu_span(ctx->now_ms, cur->hold_until), b, sizeof(b)));
     y++;
     if (y - y0 >= max_rows)
         return y;

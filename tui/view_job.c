@@ -252,8 +252,7 @@ static void job_model(void *state, const struct snapshot *s, const struct view_c
                       : e->status == EXEC_SUCCEEDED ? g->status[JOB_SUCCEEDED]
                                                     : g->status[JOB_FAILED];
         canvas_glyph(c, y, 2, eg, er, 0);
-        int64_t dur = e->finished_at ? e->finished_at - e->started_at
-                                     : ctx->now_ms - e->started_at;
+        int64_t dur = vu_span(e->started_at, e->finished_at ? e->finished_at : ctx->now_ms);
         canvas_printf(c, y, 4, -1, ROLE_NORMAL, 0, "%.12s  %-9s %s  %8s  %lld lines", e->id,
                       exec_status_name(e->status), time_format_hms(e->started_at, b2, sizeof(b2)),
                       vu_duration(e->started_at ? dur : -1, g, b3, sizeof(b3)),

@@ -3,6 +3,11 @@
  * finish (running bars grow to now), pending jobs as a stippled placeholder
  * at the right edge of the axis; the axis runs from the earliest start to
  * the latest end with "nice" ticks; +/- zoom, 0 fits the whole run again.
+ *
+ * Zoom stays between TL_MIN_MPC ms a column and the whole run in 1/TL_ZOOM_OUT
+ * of the bar area, the scroll within the run; time sums saturate and every
+ * loop over ticks or columns is bounded by the bar width, so no snapshot
+ * (years apart, INT64 extremes) and no key sequence can spin the UI thread.
  */
 #include "view.h"
 #include "viewutil.h"
@@ -10,16 +15,25 @@
 #include "util.h"
 
 #include <curses.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define TICK_MIN_COLS 8
+/* Zoom-in floor, ms a column (or the fit, when finer): the finest tick (1 s) is then
+ * 10 columns apart. */
+#define TL_MIN_MPC 100
+/* Zoom-out ceiling: the whole run fills at least 1/TL_ZOOM_OUT of the bar area. */
+#define TL_ZOOM_OUT 4
 
 struct tl_state {
     int64_t zoom;        /* ms per column; 0 = fit */
     int64_t last_mpc;    /* what the last frame used */
+    int64_t min_mpc;     /* the last frame's zoom-in floor (0: no frame yet) */
+    int64_t max_mpc;     /* the last frame's zoom-out ceiling (0: no frame yet) */
     int hx;              /* horizontal scroll, columns */
+    int max_hx;          /* the last frame's scroll limit */
     int top, page, bar_w;
     int32_t *rows;
     size_t n_rows, cap;
@@ -60,7 +74,7 @@ static int64_t bar_end(const struct job *j, int64_t now)
         return now;
     if (j->finished_at > 0)
         return j->finished_at;
-    return j->started_at + (j->duration_ms > 0 ? j->duration_ms : 0);
+    return vu_sat_add(j->started_at, j->duration_ms > 0 ? j->duration_ms : 0);
 }
 
 static void build_rows(struct tl_state *st, const struct snapshot *s)
@@ -149,14 +163,29 @@ static void tl_model(void *state, const struct snapshot *s, const struct view_ct
         canvas_text(c, 0, 0, -1, "nothing has started yet", ROLE_DIM, 0);
         t0 = t1 = ctx->now_ms;
     }
-    int64_t span = t1 - t0 > 1000 ? t1 - t0 : 1000;
-    int64_t mpc = st->zoom > 0 ? st->zoom : (span + bw - 1) / bw;
+    if (t1 < t0)
+        t1 = t0;
+    int64_t span = vu_span(t0, t1) > 1000 ? vu_span(t0, t1) : 1000;
+    int64_t fit = span / bw + (span % bw != 0);
+    st->max_mpc = fit > INT64_MAX / TL_ZOOM_OUT ? INT64_MAX / TL_ZOOM_OUT : fit * TL_ZOOM_OUT;
+    st->min_mpc = fit < TL_MIN_MPC ? fit : TL_MIN_MPC;
+    if (st->zoom > st->max_mpc)
+        st->zoom = st->max_mpc;
+    else if (st->zoom > 0 && st->zoom < st->min_mpc)
+        st->zoom = st->min_mpc;
+    int64_t mpc = st->zoom > 0 ? st->zoom : fit;
     if (mpc < 1)
         mpc = 1;
     st->last_mpc = mpc;
     int64_t tick = vu_nice_tick(mpc, TICK_MIN_COLS);
-    if (ctx->once)
+    /* Scroll no further than the end of the run at the right edge. */
+    int64_t run_cols = span / mpc;
+    int64_t max_hx = run_cols > bw - 1 ? run_cols - (bw - 1) : 0;
+    st->max_hx = max_hx > INT_MAX / 2 ? INT_MAX / 2 : (int)max_hx;
+    if (ctx->once || st->hx < 0)
         st->hx = 0;
+    if (st->hx > st->max_hx)
+        st->hx = st->max_hx;
 
     /* Row 0: range and scale; row 1: the axis with tick labels above the marks. */
     canvas_printf(c, 0, 0, -1, ROLE_DIM, 0, "%s %s %s%stick %s%s%s per column",
@@ -165,8 +194,11 @@ static void tl_model(void *state, const struct snapshot *s, const struct view_ct
                   g->middot, mpc >= 1000 ? tick_label(mpc - mpc % 1000, b4, sizeof(b4)) : "<1s");
     for (int x = 0; x < bw; x++)
         canvas_glyph(c, 2, bx + x, g->hline, ROLE_BORDER, 0);
-    int64_t first = ((int64_t)st->hx * mpc / tick) * tick;
-    for (int64_t t = first;; t += tick) {
+    /* hx <= span / mpc, so hx * mpc <= span; a tick is >= TICK_MIN_COLS columns wide. */
+    int64_t t = (int64_t)st->hx * mpc / tick * tick;
+    for (int k = 0; k <= bw; k++) {
+        if (k > 0 && __builtin_add_overflow(t, tick, &t))
+            break;
         int64_t col = t / mpc - st->hx;
         if (col >= bw)
             break;
@@ -187,7 +219,7 @@ static void tl_model(void *state, const struct snapshot *s, const struct view_ct
         st->top = n - rows;
     if (st->top < 0)
         st->top = 0;
-    int64_t end_col = (t1 - t0) / mpc - st->hx;
+    int64_t end_col = span / mpc - st->hx;
     for (int r = 0; r < rows && st->top + r < n; r++) {
         int y = 3 + r;
         size_t i = (size_t)st->rows[st->top + r];
@@ -209,10 +241,10 @@ static void tl_model(void *state, const struct snapshot *s, const struct view_ct
             continue;
         }
         int64_t end = bar_end(j, ctx->now_ms);
-        int64_t c0 = (j->started_at - t0) / mpc - st->hx;
-        int64_t c1 = (end - t0) / mpc - st->hx;
+        int64_t c0 = vu_span(t0, j->started_at) / mpc - st->hx;
+        int64_t c1 = vu_span(t0, end) / mpc - st->hx;
         if (c1 <= c0)
-            c1 = c0 + 1;
+            c1 = c0 < INT64_MAX ? c0 + 1 : c0;
         for (int64_t x = c0 < 0 ? 0 : c0; x < c1 && x < bw; x++)
             canvas_glyph(c, y, bx + (int)x, g->gauge_full, role, 0);
         if (c1 < bw) {
@@ -234,14 +266,20 @@ static enum key_result tl_key(void *state, const struct snapshot *s, const struc
         return KEY_UNHANDLED;
     int step = st->bar_w > 8 ? st->bar_w / 4 : 2;
     switch (ch) {
-    case '+':
-        st->zoom = (st->zoom > 0 ? st->zoom : st->last_mpc) / 2;
-        if (st->zoom < 1)
-            st->zoom = 1;
+    case '+': {
+        /* Never coarser than now: a run shorter than the floor stays at its fit. */
+        int64_t z = st->zoom > 0 ? st->zoom : st->last_mpc;
+        int64_t floor = st->min_mpc > 0 ? st->min_mpc : TL_MIN_MPC;
+        st->zoom = z / 2 >= floor ? z / 2 : z < floor ? z : floor;
         return KEY_HANDLED;
-    case '-':
-        st->zoom = (st->zoom > 0 ? st->zoom : st->last_mpc) * 2;
+    }
+    case '-': {
+        /* The ceiling is the last frame's; the next frame re-checks it against new data. */
+        int64_t z = st->zoom > 0 ? st->zoom : st->last_mpc;
+        int64_t cap = st->max_mpc > 0 ? st->max_mpc : INT64_MAX / TL_ZOOM_OUT;
+        st->zoom = z > cap / 2 ? cap : z * 2; /* 0 before any frame: still "fit" */
         return KEY_HANDLED;
+    }
     case '0':
     case '=':
         st->zoom = 0;
@@ -253,7 +291,7 @@ static enum key_result tl_key(void *state, const struct snapshot *s, const struc
         return KEY_HANDLED;
     case 'l':
     case KEY_RIGHT:
-        st->hx += step;
+        st->hx = st->hx < st->max_hx - step ? st->hx + step : st->max_hx;
         return KEY_HANDLED;
     default:
         break;

@@ -65,9 +65,9 @@ const char *vu_job_group(const struct snapshot *s, size_t i)
 int64_t vu_job_elapsed(const struct job *j, int64_t now_ms)
 {
     if (j->status == JOB_RUNNING && j->started_at > 0)
-        return now_ms > j->started_at ? now_ms - j->started_at : 0;
+        return now_ms > j->started_at ? vu_span(j->started_at, now_ms) : 0;
     if (j->finished_at > 0 && j->started_at > 0)
-        return j->finished_at - j->started_at;
+        return vu_span(j->started_at, j->finished_at);
     if (j->duration_ms > 0)
         return j->duration_ms;
     if (j->started_at > 0 && job_status_terminal(j->status))
@@ -125,13 +125,30 @@ enum role vu_level_role(enum log_level l)
     }
 }
 
+int64_t vu_sat_add(int64_t a, int64_t b)
+{
+    int64_t r;
+    if (__builtin_add_overflow(a, b, &r))
+        return b > 0 ? INT64_MAX : INT64_MIN;
+    return r;
+}
+
+int64_t vu_span(int64_t from, int64_t to)
+{
+    int64_t r;
+    if (__builtin_sub_overflow(to, from, &r))
+        return from < 0 ? INT64_MAX : INT64_MIN;
+    return r;
+}
+
 char *vu_ago(int64_t now_ms, int64_t t_ms, const struct glyphs *g, char *buf, size_t n)
 {
     if (t_ms <= 0) {
         snprintf(buf, n, "%s", g->dash);
         return buf;
     }
-    int64_t d = (now_ms - t_ms) / 1000;
+    /* Seconds, at most INT64_MAX / 1000 either way: negating cannot overflow. */
+    int64_t d = vu_span(t_ms, now_ms) / 1000;
     bool future = d < 0;
     if (future)
         d = -d;
@@ -160,7 +177,7 @@ char *vu_countdown(int64_t ms, char *buf, size_t n)
 {
     if (ms < 0)
         ms = 0;
-    int64_t s = (ms + 999) / 1000;
+    int64_t s = ms / 1000 + (ms % 1000 != 0);
     if (s >= 3600)
         snprintf(buf, n, "%lld:%02lld:%02lld", (long long)(s / 3600),
                  (long long)(s % 3600 / 60), (long long)(s % 60));
@@ -195,7 +212,13 @@ void vu_gauge(struct canvas *c, const struct glyphs *g, int y, int x, int w, int
     if (w <= 0)
         return;
     /* Eighths of a cell filled, rounded down so "full" means really done. */
-    int64_t eighths = total > 0 ? done * 8 * w / total : 0;
+    int64_t eighths = 0, scaled;
+    if (total > 0 && done >= total)
+        eighths = 8 * (int64_t)w;
+    else if (total > 0 && !__builtin_mul_overflow(done, 8 * (int64_t)w, &scaled))
+        eighths = scaled / total;
+    else if (total > 0)
+        eighths = (int64_t)((double)done * 8.0 * w / (double)total);
     if (eighths < 0)
         eighths = 0;
     if (eighths > 8 * (int64_t)w)
@@ -335,10 +358,15 @@ int64_t vu_nice_tick(int64_t ms_per_col, int min_cols)
         ms_per_col = 1;
     if (min_cols < 1)
         min_cols = 1;
-    int64_t need = ms_per_col * min_cols;
+    int64_t need;
+    if (__builtin_mul_overflow(ms_per_col, (int64_t)min_cols, &need))
+        need = INT64_MAX;
     for (size_t k = 0; k < sizeof(nice) / sizeof(nice[0]); k++)
         if (nice[k] >= need)
             return nice[k];
-    int64_t hours = (need + 3599999) / 3600000;
+    /* Whole hours, rounded up, but never past the largest whole hour an int64 holds. */
+    int64_t hours = need / 3600000 + (need % 3600000 != 0);
+    if (hours > INT64_MAX / 3600000)
+        hours = INT64_MAX / 3600000;
     return hours * 3600000;
 }

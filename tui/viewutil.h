@@ -45,6 +45,14 @@ enum role vu_step_role(enum step_result r);
 enum role vu_word_role(const char *status);
 enum role vu_level_role(enum log_level l);
 
+/*
+ * Saturating time arithmetic: a + b and to - from clamped to the int64 range.
+ * Times read from disk or a clock are not range-checked like the wire's, so
+ * every difference a view shows goes through these.
+ */
+int64_t vu_sat_add(int64_t a, int64_t b);
+int64_t vu_span(int64_t from, int64_t to);
+
 /* "just now", "12s ago", "3m ago", "2h ago", "4d ago"; dash for t == 0. */
 char *vu_ago(int64_t now_ms, int64_t t_ms, const struct glyphs *g, char *buf, size_t n);
 /* "mm:ss" (or "h:mm:ss" beyond an hour) of a non-negative ms count. */

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Issue 4 round trip: `serve` on a free loopback port; `--once -o json --api`
 # equals the standalone output of the same state (apart from the source
-# block); retry and cutover start round-trip (200, then 409 while running);
+# block); retry and cutover start round-trip (425 while a job runs, 200 forced,
+# then 409 while running);
 # `wait` behaves the same against --api.
 set -u
 BIN=${BIN:?BIN must name the binary under test}
@@ -90,8 +91,15 @@ c=$(code "deployments/$dep/jobs/flaky/retry")
 jq -e '.executionId | length == 32' "$tmp/body" >/dev/null || fail "retry body has no executionId"
 c=$(code "deployments/$dep/jobs/flaky/retry")
 [ "$c" = 409 ] || fail "second retry while running: $c, want 409"
+# flaky is running again: the preflight refuses a plain start, {"force":true} overrides it.
 c=$(code "sovereign/cutover/start")
-[ "$c" = 200 ] || { cat "$tmp/body"; fail "cutover start: $c, want 200"; }
+[ "$c" = 425 ] || { cat "$tmp/body"; fail "cutover start mid-run: $c, want 425"; }
+jq -e '.error == "handover-incomplete" and
+       ([.checks[] | select(.ok == false) | .id] | index("jobs-succeeded") != null)' \
+    "$tmp/body" >/dev/null || fail "425 body: $(cat "$tmp/body")"
+c=$(curl -s -o "$tmp/body" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+    -d '{"force":true}' "$api/sovereign/cutover/start")
+[ "$c" = 200 ] || { cat "$tmp/body"; fail "forced cutover start: $c, want 200"; }
 sleep 0.5
 c=$(code "sovereign/cutover/start")
 [ "$c" = 409 ] || fail "second cutover start while running: $c, want 409"
