@@ -10,6 +10,8 @@
 #include <yaml.h>
 
 #define CONFIG_MAX_BYTES (1u << 20)
+/* Keys and names are quoted in messages only when short plain words (util_msg_word). */
+#define CONFIG_WORD_MAX 64
 
 char *config_default_path(char *buf, size_t n)
 {
@@ -33,6 +35,7 @@ static void context_fini(struct context *c)
     free((char *)(uintptr_t)c->session_file);
     free((char *)(uintptr_t)c->cacert);
     free((char *)(uintptr_t)c->theme);
+    free((char *)(uintptr_t)c->theme_file);
 }
 
 void config_free(struct config *c)
@@ -180,6 +183,8 @@ static int load_context(struct loader *L, yaml_node_t *m, struct context *c)
             sp = (char **)(uintptr_t)&c->cacert;
         } else if (strcmp(key, "theme") == 0) {
             sp = (char **)(uintptr_t)&c->theme;
+        } else if (strcmp(key, "theme-file") == 0) {
+            sp = (char **)(uintptr_t)&c->theme_file;
         }
         if (sp)
             rc = want_string(L, v, key, sp);
@@ -192,9 +197,9 @@ static int load_context(struct loader *L, yaml_node_t *m, struct context *c)
             rc = want_seconds(L, v, key, &c->refresh);
         else
             rc = fail_at(L, k,
-                         "unknown key \"%.100s\" in a context (expected name, api, deployment, "
-                         "token-file, session-file, cacert, insecure, theme, read-only, "
-                         "refresh)", key);
+                         "unknown key \"%s\" in a context (expected name, api, deployment, "
+                         "token-file, session-file, cacert, insecure, theme, theme-file, "
+                         "read-only, refresh)", util_msg_word(key, CONFIG_WORD_MAX));
         if (rc)
             return rc;
     }
@@ -246,17 +251,18 @@ static int load_root(struct loader *L, struct config *cfg)
                     return -1;
                 for (size_t j = 0; j + 1 < cfg->n_contexts; j++)
                     if (strcmp(cfg->contexts[j].name, c->name) == 0)
-                        return fail_at(L, m, "duplicate context name \"%.100s\"", c->name);
+                        return fail_at(L, m, "duplicate context name \"%s\"",
+                                       util_msg_word(c->name, CONFIG_WORD_MAX));
             }
         } else {
             return fail_at(L, k,
-                           "unknown key \"%.100s\" (expected current-context or contexts)",
-                           key);
+                           "unknown key \"%s\" (expected current-context or contexts)",
+                           util_msg_word(key, CONFIG_WORD_MAX));
         }
     }
     if (current && !config_find(cfg, cfg->current_context))
-        return fail_at(L, current, "current-context \"%.100s\" names no context",
-                       cfg->current_context);
+        return fail_at(L, current, "current-context \"%s\" names no context",
+                       util_msg_word(cfg->current_context, CONFIG_WORD_MAX));
     return 0;
 }
 
@@ -272,7 +278,10 @@ int config_load(const char *path_or_null, struct config **out, struct error *err
     }
     char *text = NULL;
     size_t len = 0;
-    if (!*path || read_file(path, CONFIG_MAX_BYTES, &text, &len) < 0) {
+    struct error rerr;
+    error_clear(&rerr);
+    /* A symlink is followed (dotfiles managed by stow); its target must be a plain file. */
+    if (!*path || util_read_regular(path, 0, CONFIG_MAX_BYTES, &text, &len, &rerr) < 0) {
         if (!path_or_null && (!*path || errno == ENOENT)) {
             cfg->path = strdup("");
             if (!cfg->path) {
@@ -284,7 +293,7 @@ int config_load(const char *path_or_null, struct config **out, struct error *err
             return 0;
         }
         error_at(err, EXIT_USAGE, path, 0, 0, "cannot read the config file: %s",
-                 errno == EFBIG ? "larger than 1 MB" : strerror(errno));
+                 errno == EFBIG ? "larger than 1 MB" : rerr.msg);
         config_free(cfg);
         return -1;
     }

@@ -12,14 +12,17 @@
  *       session-file: ...            # instead of token-file
  *       cacert: /etc/ssl/omantel.pem
  *       insecure: false
- *       theme: high-contrast
+ *       theme: high-contrast         # a theme name; or theme-file: ~/my-theme.yaml
  *       read-only: true
  *       refresh: 2                   # seconds
  *
  * Errors (YAML syntax, unknown keys, wrong types, duplicate or missing names,
  * a current-context that names no context) carry file:line:column and
  * EXIT_USAGE. A missing default file is not an error: it loads as empty.
- * A leading "~/" in file paths is expanded with $HOME.
+ * A leading "~/" in file paths is expanded with $HOME. Messages never quote
+ * a line of the file: a key or name is shown only when it is a short plain
+ * word. The file may be a symlink (followed); a FIFO, device or directory is
+ * refused without blocking (util_open_regular).
  *
  * Threading: none; load once, then read-only. Ownership: config_free frees
  * the config and every string in it.
@@ -39,7 +42,8 @@ struct context {
     const char *token_file;
     const char *session_file;
     const char *cacert;
-    const char *theme;
+    const char *theme;         /* a name */
+    const char *theme_file;    /* a path (like --theme-file) */
     bool insecure;
     bool read_only;
     bool has_read_only;        /* read-only was given (else the command line decides) */

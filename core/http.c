@@ -514,9 +514,12 @@ int http_read_secret(const char *path, char **out, struct error *err)
     *out = NULL;
     char *buf = NULL;
     size_t len = 0;
-    if (read_file(path, 65536, &buf, &len) < 0) {
+    struct error rerr;
+    error_clear(&rerr);
+    /* Followed if a symlink (agents mount secrets so); a FIFO or device is refused. */
+    if (util_read_regular(path, 0, 65536, &buf, &len, &rerr) < 0) {
         error_set(err, EXIT_USAGE, "%s: cannot read the secret file: %s", path,
-                  errno == EFBIG ? "larger than 64 KB" : strerror(errno));
+                  errno == EFBIG ? "larger than 64 KB" : rerr.msg);
         return -1;
     }
     size_t b = 0, e = len;

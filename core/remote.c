@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define ACTIVITY_MAX 200
 #define LOG_KEEP 20000
@@ -1812,6 +1813,13 @@ struct source *source_remote_new(const struct remote_options *o, struct error *e
     if (o->session_file && *o->session_file &&
         http_read_secret(o->session_file, &r->session, err))
         goto fail;
+    if (o->cacert && *o->cacert) {
+        /* curl would block on a FIFO or read a device: the rule of every named file. */
+        int cfd = util_open_regular(o->cacert, 0, err);
+        if (cfd < 0)
+            goto fail;
+        close(cfd);
+    }
     r->api = strdup(o->api);
     size_t al = r->api ? strlen(r->api) : 0;
     while (al > 0 && r->api[al - 1] == '/')

@@ -1413,7 +1413,8 @@ static void remove_unix_path(struct server *srv)
  */
 static int read_token_file(const char *path, char **out, size_t *len)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* Close-on-exec, never blocks on a FIFO, regular files only (util.h). */
+    int fd = util_open_regular(path, 0, NULL);
     if (fd < 0)
         return -1;
     char *buf = malloc(TOKEN_MAX + 1);
@@ -1448,7 +1449,8 @@ static int load_token(struct server *srv, const char *path, struct error *err)
     char *buf = NULL;
     size_t len = 0;
     if (read_token_file(path, &buf, &len) < 0) {
-        error_set(err, EXIT_USAGE, "--token-file %s: %s", path, strerror(errno));
+        error_set(err, EXIT_USAGE, "--token-file %s: %s", path,
+                  errno == EINVAL ? "not a regular file" : strerror(errno));
         return -1;
     }
     while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' ' ||

@@ -221,24 +221,21 @@ static bool oom(struct loader *L)
     return fail(L, (struct mark){0, 0}, "out of memory");
 }
 
-/* A short printable rendering of an untrusted value for messages. */
+/*
+ * An untrusted value for messages: shown only when it is a short plain word
+ * (util_msg_word), so an error never prints a line of the file (a spec
+ * path may point at anything, e.g. a secret).
+ */
 static const char *quote(struct loader *L, int slot, const char *s, size_t n)
 {
     char *out = L->q[slot];
-    size_t o = 0, cap = sizeof(L->q[slot]);
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (o + 8 >= cap) {
-            memcpy(out + o, "...", 4);
-            return out;
-        }
-        if (c < 0x20 || c == 0x7f) {
-            o += (size_t)snprintf(out + o, cap - o, "\\x%02x", c);
-        } else {
-            out[o++] = (char)c;
-        }
+    if (n > SPEC_KEY_MAX || memchr(s, '\0', n)) {
+        snprintf(out, sizeof(L->q[slot]), "%s", "(not shown)");
+        return out;
     }
-    out[o] = '\0';
+    snprintf(out, sizeof(L->q[slot]), "%.*s", (int)n, s);
+    if (util_msg_word(out, SPEC_KEY_MAX) != out)
+        snprintf(out, sizeof(L->q[slot]), "%s", "(not shown)");
     return out;
 }
 
@@ -1826,13 +1823,16 @@ struct spec *spec_load_file(const char *path, struct error *err)
 {
     char *data = NULL;
     size_t len = 0;
-    if (read_file(path, SPEC_MAX_BYTES, &data, &len) != 0) {
+    struct error rerr;
+    error_clear(&rerr);
+    /* A symlink is followed; a FIFO, device or directory is refused without blocking. */
+    if (util_read_regular(path, 0, SPEC_MAX_BYTES, &data, &len, &rerr) != 0) {
         int e = errno;
         if (e == EFBIG)
             error_at(err, EXIT_USAGE, path, 0, 0, "spec is larger than %zu MB",
                      SPEC_MAX_BYTES >> 20);
         else
-            error_at(err, EXIT_USAGE, path, 0, 0, "cannot read spec: %s", strerror(e));
+            error_at(err, EXIT_USAGE, path, 0, 0, "cannot read spec: %s", rerr.msg);
         return NULL;
     }
     struct spec *s = spec_load_buffer(data, len, path, err);

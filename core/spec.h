@@ -1,8 +1,10 @@
 /*
  * spec: the Sovereign spec (DESIGN §5), loaded from YAML with libyaml and
  * validated whole. Every error names file:line:column and the offending key
- * or value; the loader never crashes or hangs on hostile input (empty files,
- * binary garbage, huge lines, deep nesting, invalid UTF-8).
+ * or value when it is a short plain word (else "(not shown)": a message never
+ * prints a line of the file, which may be anything); the loader never crashes
+ * or hangs on hostile input (empty files, binary garbage, huge lines, deep
+ * nesting, invalid UTF-8, a FIFO or device given as the file).
  *
  * After loading, the `apps` group is derived from the organizations: each
  * Application becomes an install job `install-<env>-<app>` and its Blueprint's

@@ -4,6 +4,7 @@
 #include "arena.h"
 
 #include <cjson/cJSON.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -134,7 +135,7 @@ static void write_pid_file(const char *dir)
 /* One process per state dir: a second engine would "recover" live executions. */
 static int lock_dir(const char *dir, struct error *err)
 {
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) {
         error_at(err, EXIT_USAGE, dir, 0, 0, "cannot open the state dir: %s", strerror(errno));
         return -1;
@@ -197,10 +198,147 @@ static int move_aside(const char *dir, struct error *err)
     return 0;
 }
 
+/*
+ * Symlinks in the state dir: everything in it is ours, so a symlink there was
+ * planted (by another user who could write a parent, a restored backup, a
+ * mistake) and following it would read or write a file elsewhere: the dir
+ * itself, executions/, executions/<depId>/ and the files in them are refused
+ * when they are symlinks (lstat, O_NOFOLLOW), naming the path (EXIT_USAGE).
+ */
+static int refuse_kind(const char *path, const struct stat *st, bool want_dir, struct error *err)
+{
+    if (S_ISLNK(st->st_mode)) {
+        error_at(err, EXIT_USAGE, path, 0, 0,
+                 "is a symbolic link inside the state dir; refused, never followed "
+                 "(remove it, or use --state-dir with a real directory)");
+        return -1;
+    }
+    if (want_dir ? !S_ISDIR(st->st_mode) : !S_ISREG(st->st_mode)) {
+        error_at(err, EXIT_USAGE, path, 0, 0, "should be a %s in the state dir; refused",
+                 want_dir ? "directory" : "regular file");
+        return -1;
+    }
+    return 0;
+}
+
+/* path (absent is fine) must be a real directory, not a symlink to one. */
+static int check_dir(const char *path, struct error *err)
+{
+    struct stat st;
+    if (lstat(path, &st) != 0) {
+        if (errno == ENOENT)
+            return 0;
+        error_at(err, EXIT_USAGE, path, 0, 0, "cannot stat: %s", strerror(errno));
+        return -1;
+    }
+    return refuse_kind(path, &st, true, err);
+}
+
+/* Every entry of the open directory dfd (named path) is a real file (or dir when dirs). */
+static int check_entries(int dfd, const char *path, bool dirs, struct error *err)
+{
+    DIR *d = fdopendir(dfd);
+    if (!d) {
+        close(dfd);
+        error_at(err, EXIT_USAGE, path, 0, 0, "cannot read: %s", strerror(errno));
+        return -1;
+    }
+    int rc = 0;
+    struct dirent *e;
+    while (rc == 0 && (e = readdir(d)) != NULL) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        struct stat st;
+        char *p = path_join(path, e->d_name, NULL);
+        if (!p) {
+            error_set(err, EXIT_FAILED, "out of memory");
+            rc = -1;
+        } else if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+            if (errno != ENOENT) {
+                error_at(err, EXIT_USAGE, p, 0, 0, "cannot stat: %s", strerror(errno));
+                rc = -1;
+            }
+        } else if (dirs && S_ISDIR(st.st_mode)) {
+            int sub = openat(dirfd(d), e->d_name,
+                             O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (sub < 0) {
+                error_at(err, EXIT_USAGE, p, 0, 0, "cannot open: %s", strerror(errno));
+                rc = -1;
+            } else {
+                rc = check_entries(sub, p, false, err);
+            }
+        } else {
+            rc = refuse_kind(p, &st, dirs, err);
+        }
+        free(p);
+    }
+    closedir(d);
+    return rc;
+}
+
+/* The layout under dir (DESIGN §5) holds no symlink; checked once at open. */
+static int check_layout(const char *dir, struct error *err)
+{
+    static const char *const files[] = {"deployment.json", "cutover-status.json",
+                                        "console.log", "console.log.1", STORE_PID_FILE};
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < sizeof(files) / sizeof(files[0]); i++) {
+        char *p = path_join(dir, files[i], NULL);
+        struct stat st;
+        if (!p) {
+            error_set(err, EXIT_FAILED, "out of memory");
+            return -1;
+        }
+        if (lstat(p, &st) == 0)
+            rc = refuse_kind(p, &st, false, err);
+        free(p);
+    }
+    char *ex = rc == 0 ? path_join(dir, "executions", NULL) : NULL;
+    if (rc == 0 && !ex) {
+        error_set(err, EXIT_FAILED, "out of memory");
+        return -1;
+    }
+    if (rc == 0)
+        rc = check_dir(ex, err);
+    if (rc == 0) {
+        int fd = open(ex, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd >= 0)
+            rc = check_entries(fd, ex, true, err);
+    }
+    free(ex);
+    return rc;
+}
+
+/* executions/ and executions/<depId>/ are real directories (after mkdir_p made them). */
+static int check_dep_dirs(const struct store *s, const char *dep_id, struct error *err)
+{
+    char sub[128];
+    snprintf(sub, sizeof(sub), "executions/%s", dep_id);
+    char *ex = path_join(s->dir, "executions", NULL);
+    char *dd = path_join(s->dir, sub, NULL);
+    int rc = -1;
+    if (!ex || !dd) {
+        error_set(err, EXIT_FAILED, "out of memory");
+        errno = ENOMEM;
+    } else if (check_dir(ex, err) == 0 && check_dir(dd, err) == 0) {
+        rc = 0;
+    } else {
+        errno = ELOOP;
+    }
+    free(ex);
+    free(dd);
+    return rc;
+}
+
 struct store *store_open(const char *dir, bool fresh, struct error *err)
 {
     struct stat sb;
-    bool exists = stat(dir, &sb) == 0;
+    bool exists = lstat(dir, &sb) == 0;
+    if (exists && S_ISLNK(sb.st_mode)) {
+        error_at(err, EXIT_USAGE, dir, 0, 0,
+                 "state dir is a symbolic link; refused (give the real directory)");
+        return NULL;
+    }
     if (exists && !S_ISDIR(sb.st_mode)) {
         error_at(err, EXIT_USAGE, dir, 0, 0, "state dir is not a directory");
         return NULL;
@@ -240,6 +378,10 @@ struct store *store_open(const char *dir, bool fresh, struct error *err)
     int fd = lock_dir(dir, err);
     if (fd < 0)
         return NULL;
+    if (check_layout(dir, err) != 0) {
+        close(fd);
+        return NULL;
+    }
     struct store *s = calloc(1, sizeof(*s));
     if (!s || !(s->dir = strdup(dir))) {
         free(s);
@@ -255,11 +397,18 @@ struct store *store_open(const char *dir, bool fresh, struct error *err)
 struct store *store_open_observe(const char *dir, struct error *err)
 {
     struct stat sb;
-    if (stat(dir, &sb) == 0) {
+    if (lstat(dir, &sb) == 0) {
+        if (S_ISLNK(sb.st_mode)) {
+            error_at(err, EXIT_USAGE, dir, 0, 0,
+                     "state dir is a symbolic link; refused (give the real directory)");
+            return NULL;
+        }
         if (!S_ISDIR(sb.st_mode)) {
             error_at(err, EXIT_USAGE, dir, 0, 0, "state dir is not a directory");
             return NULL;
         }
+        if (check_layout(dir, err) != 0)
+            return NULL;
     } else if (errno != ENOENT) {
         error_at(err, EXIT_USAGE, dir, 0, 0, "cannot open the state dir: %s", strerror(errno));
         return NULL;
@@ -313,10 +462,12 @@ static int load_json(const char *path, cJSON **out, struct error *err)
     char *data;
     size_t len;
     *out = NULL;
-    if (read_file(path, STORE_MAX_JSON, &data, &len) != 0) {
+    struct error rerr;
+    error_clear(&rerr);
+    if (util_read_regular(path, UTIL_NOFOLLOW, STORE_MAX_JSON, &data, &len, &rerr) != 0) {
         if (errno == ENOENT)
             return 0;
-        error_at(err, EXIT_USAGE, path, 0, 0, "cannot read state file: %s", strerror(errno));
+        error_at(err, EXIT_USAGE, path, 0, 0, "state file %s", rerr.msg);
         return -1;
     }
     cJSON *root = cJSON_ParseWithLength(data, len);
@@ -482,6 +633,8 @@ int store_load(struct store *s, struct store_state *st, struct error *err)
             error_set(err, EXIT_FAILED, "out of memory");
             goto out;
         }
+        if (check_dep_dirs(s, st->dep.id, err) != 0)
+            goto out;
         r = load_json(ipath, &root, err);
         if (r < 0)
             goto out;
@@ -498,11 +651,13 @@ int store_load(struct store *s, struct store_state *st, struct error *err)
     }
     char *data;
     size_t len;
-    if (read_file(cpath, STORE_MAX_JSON, &data, &len) == 0) {
+    struct error rerr;
+    error_clear(&rerr);
+    if (util_read_regular(cpath, UTIL_NOFOLLOW, STORE_MAX_JSON, &data, &len, &rerr) == 0) {
         st->cutover_json = data;
         st->cutover_len = len;
     } else if (errno != ENOENT) {
-        error_at(err, EXIT_USAGE, cpath, 0, 0, "cannot read state file: %s", strerror(errno));
+        error_at(err, EXIT_USAGE, cpath, 0, 0, "state file %s", rerr.msg);
         goto out;
     }
     rc = 0;
@@ -652,6 +807,9 @@ int store_write_index(struct store *s, const char *dep_id, const struct job *job
         error_at(err, EXIT_FAILED, dir, 0, 0, "cannot create: %s", strerror(errno));
         goto out;
     }
+    /* mkdir_p accepts an existing symlink to a directory: refuse it here. */
+    if (check_dep_dirs(s, dep_id, err) != 0)
+        goto out;
     /*
      * The rename below fsyncs only executions/<depId>; the entries that link
      * it into the state dir must be durable too, or a crash could lose the
@@ -723,7 +881,7 @@ static int log_open_read(struct store *s, const char *dep_id, const char *exec_i
     char *path = log_path(s, dep_id, exec_id);
     if (!path)
         return -1;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = util_open_regular(path, UTIL_NOFOLLOW, NULL);
     free(path);
     return fd;
 }
@@ -737,12 +895,21 @@ int store_log_open(struct store *s, const char *dep_id, const char *exec_id)
     char *dir = path_join(s->dir, sub, NULL);
     char *path = log_path(s, dep_id, exec_id);
     int fd = -1;
-    if (fault("log-open"))
-        ;
-    else if (dir && path && mkdir_p(dir, 0700) == 0)
-        fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-    else if (!dir || !path)
+    if (fault("log-open")) {
+        fd = -1; /* errno is the test hook's */
+    } else if (dir && path && mkdir_p(dir, 0700) == 0 && check_dep_dirs(s, dep_id, NULL) == 0) {
+        /* No symlink followed; a FIFO planted there fails (ENXIO) or is refused. */
+        fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC,
+                  0600);
+        struct stat st;
+        if (fd >= 0 && (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))) {
+            close(fd);
+            fd = -1;
+            errno = EINVAL;
+        }
+    } else if (!dir || !path) {
         errno = ENOMEM;
+    }
     free(dir);
     free(path);
     return fd;
@@ -859,7 +1026,7 @@ int64_t store_log_repair(struct store *s, const char *dep_id, const char *exec_i
     char *path = log_path(s, dep_id, exec_id);
     if (!path)
         return 0;
-    int fd = s->observe ? -1 : open(path, O_RDWR | O_CLOEXEC);
+    int fd = s->observe ? -1 : open(path, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
     free(path);
     if (fd < 0) {
         /* Not ours to cut (or not writable): count; reads skip a torn tail anyway. */

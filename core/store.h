@@ -18,6 +18,12 @@
  * that does not parse, or carries a newer formatVersion, is refused with a
  * message naming it (EXIT_USAGE) and is never written over.
  *
+ * No symlink is followed in the state dir: the dir itself, executions/,
+ * executions/<depId>/ and every file in them are checked at open (lstat) and
+ * opened with O_NOFOLLOW afterwards; a symlink (or a FIFO, device...) there
+ * is refused with a message naming it (EXIT_USAGE). Only the components the
+ * operator named above the state dir may be symlinks.
+ *
  * The store holds an exclusive flock on the directory while open: a second
  * process opening the same state dir is refused (it would close the first
  * one's live executions as interrupted). A store opened to observe takes no

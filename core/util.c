@@ -442,10 +442,17 @@ int read_file(const char *path, size_t max, char **out, size_t *len)
 {
     *out = NULL;
     *len = 0;
-    /* "e": close-on-exec, so a job started meanwhile never inherits the fd. */
-    FILE *f = fopen(path, "rbe");
-    if (!f)
+    /* Never blocks on a FIFO, never reads a device; close-on-exec (see util.h). */
+    int fd = util_open_regular(path, 0, NULL);
+    if (fd < 0)
         return -1;
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
     struct strbuf sb;
     sb_init(&sb);
     char buf[65536];
@@ -469,6 +476,132 @@ int read_file(const char *path, size_t max, char **out, size_t *len)
     *len = sb.len;
     *out = sb_take(&sb);
     return 0;
+}
+
+static const char *file_kind(mode_t m)
+{
+    if (S_ISDIR(m))
+        return "a directory";
+    if (S_ISFIFO(m))
+        return "a FIFO";
+    if (S_ISCHR(m))
+        return "a character device";
+    if (S_ISBLK(m))
+        return "a block device";
+    if (S_ISSOCK(m))
+        return "a socket";
+    if (S_ISLNK(m))
+        return "a symbolic link";
+    return "not a plain file";
+}
+
+int util_open_regular(const char *path, int flags, struct error *err)
+{
+    int oflags = O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY;
+    if (flags & UTIL_NOFOLLOW)
+        oflags |= O_NOFOLLOW;
+    int fd = open(path, oflags);
+    if (fd < 0) {
+        int e = errno;
+        struct stat st;
+        if (e == ELOOP && (flags & UTIL_NOFOLLOW)) {
+            error_at(err, EXIT_USAGE, path, 0, 0,
+                     "is a symbolic link, refused here (it could point anywhere)");
+        } else if (e == ENXIO && stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+            /* A socket cannot be open()ed: say what it is rather than "no such device". */
+            error_at(err, EXIT_USAGE, path, 0, 0, "is %s, not a regular file",
+                     file_kind(st.st_mode));
+            e = EINVAL;
+        } else {
+            error_at(err, EXIT_USAGE, path, 0, 0, "cannot open: %s", strerror(e));
+        }
+        errno = e;
+        return -1;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        int e = errno;
+        close(fd);
+        error_at(err, EXIT_USAGE, path, 0, 0, "cannot stat: %s", strerror(e));
+        errno = e;
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        error_at(err, EXIT_USAGE, path, 0, 0, "is %s, not a regular file",
+                 file_kind(st.st_mode));
+        errno = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
+        return -1;
+    }
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
+        int e = errno;
+        close(fd);
+        error_at(err, EXIT_USAGE, path, 0, 0, "cannot open: %s", strerror(e));
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+
+int util_read_regular(const char *path, int flags, size_t max, char **out, size_t *len,
+                      struct error *err)
+{
+    *out = NULL;
+    *len = 0;
+    int fd = util_open_regular(path, flags, err);
+    if (fd < 0)
+        return -1;
+    struct strbuf sb;
+    sb_init(&sb);
+    char buf[65536];
+    int e = 0;
+    for (;;) {
+        ssize_t r = read(fd, buf, sizeof(buf));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            e = errno;
+            break;
+        }
+        if (r == 0)
+            break;
+        if (sb.len + (size_t)r > max) {
+            e = EFBIG;
+            break;
+        }
+        sb_append(&sb, buf, (size_t)r);
+    }
+    close(fd);
+    if (!e && sb.oom)
+        e = ENOMEM;
+    if (e) {
+        sb_fini(&sb);
+        if (e == EFBIG)
+            error_at(err, EXIT_USAGE, path, 0, 0, "larger than %zu bytes", max);
+        else
+            error_at(err, EXIT_USAGE, path, 0, 0, "cannot read: %s", strerror(e));
+        errno = e;
+        return -1;
+    }
+    *len = sb.len;
+    *out = sb_take(&sb);
+    return 0;
+}
+
+const char *util_msg_word(const char *s, size_t max)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (n == 0 || n > max)
+        return "(not shown)";
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '.' || c == '_' || c == '-' || c == ':';
+        if (!ok)
+            return "(not shown)";
+    }
+    return s;
 }
 
 static int fsync_dir_of(const char *path)

@@ -2,7 +2,8 @@
  * util: the small shared pieces every core module needs: the error record
  * (message plus location, returned instead of printed), exit classes, wall
  * and monotonic clocks, RFC3339 and duration parsing/formatting, random hex
- * ids, and a growable string buffer for encoders.
+ * ids, a growable string buffer for encoders, and the one safe way to open
+ * a file someone named (util_open_regular: never blocks, regular files only).
  *
  * Thread safety: all functions are reentrant; the pinned clock is read from
  * the environment once.
@@ -83,13 +84,57 @@ void sb_json_str(struct strbuf *sb, const char *s);
 /* Takes the buffer (caller frees); the strbuf is left empty. */
 char *sb_take(struct strbuf *sb);
 
-/* Reads a whole file (at most max bytes; larger => -1 with errno EFBIG). */
+/*
+ * Reads a whole file (at most max bytes; larger => -1 with errno EFBIG).
+ * Opens through util_open_regular (symlinks followed): a FIFO or a device is
+ * refused (errno EINVAL/EISDIR) instead of blocking.
+ */
 int read_file(const char *path, size_t max, char **out, size_t *len);
 /*
  * Atomic durable write: tmp file in the same dir (mode), fsync, rename over,
  * fsync the directory. Returns 0 or -1 with errno.
  */
 int write_file_atomic(const char *path, const void *data, size_t len, int mode);
+/*
+ * Opening files named by the user or found in our own directories.
+ *
+ * util_open_regular opens path read-only with O_NONBLOCK (a FIFO without a
+ * writer would block open() and then read() forever), O_CLOEXEC (a job
+ * spawned meanwhile never inherits the fd) and, with UTIL_NOFOLLOW,
+ * O_NOFOLLOW; it fstat's the open fd and refuses anything but a regular
+ * file: "PATH: is a FIFO, not a regular file", "... a directory", "... a
+ * character device", "... a block device", "... a socket", "PATH: is a
+ * symbolic link, refused here" (UTIL_NOFOLLOW, errno ELOOP). O_NONBLOCK is
+ * cleared before returning, so reads behave as usual.
+ *
+ * Follow or not: a file the operator names on the command line or in the
+ * config (theme, config, spec, token) may be a symlink (dotfiles managed by
+ * stow, a secret mounted by an agent): it is followed, but its target must be
+ * a regular file. Files inside the state dir are ours: a symlink there was
+ * planted, so store.c passes UTIL_NOFOLLOW.
+ *
+ * Returns the fd, or -1 with errno set (EISDIR, ELOOP, EINVAL for the other
+ * kinds, or open's errno) and err (may be NULL) filled with EXIT_USAGE and
+ * err->file = path. Never prints a byte of the file.
+ */
+#define UTIL_NOFOLLOW 1
+int util_open_regular(const char *path, int flags, struct error *err);
+/*
+ * util_open_regular, then the whole file (at most max bytes: larger is
+ * refused with errno EFBIG, "PATH: larger than N bytes"). *out is NUL-
+ * terminated (caller frees); *len excludes the NUL. Returns 0 or -1 (errno,
+ * err as above; *out NULL).
+ */
+int util_read_regular(const char *path, int flags, size_t max, char **out, size_t *len,
+                      struct error *err);
+/*
+ * For error messages about a file's content: s itself when it is a short
+ * plain word (1..max bytes of [A-Za-z0-9._:-]), else "(not shown)". A key or
+ * value may be named in a message; a line of someone's file (a password
+ * hash, a token) must never be: it would end up on screen and in logs.
+ */
+const char *util_msg_word(const char *s, size_t max);
+
 /* mkdir -p with mode for each created level. */
 int mkdir_p(const char *path, int mode);
 

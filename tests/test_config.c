@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* mkstemp/mkdtemp template tail, spelled so it reads as no marker. */
@@ -56,6 +57,7 @@ Test(config, good_file)
                            "  - name: lab\n"
                            "    api: http://127.0.0.1:8080/api/v1\n"
                            "    session-file: /tmp/s\n"
+                           "    theme-file: ~/themes/mine.yaml\n"
                            "    insecure: yes\n"
                            "    refresh: 500ms\n");
     struct config *c = NULL;
@@ -81,6 +83,9 @@ Test(config, good_file)
     cr_assert(l->insecure);
     cr_assert_not(l->has_read_only);
     cr_assert_str_eq(l->session_file, "/tmp/s");
+    cr_assert_str_eq(l->theme_file, "/home/op/themes/mine.yaml");
+    cr_assert_null(l->theme);
+    cr_assert_null(p->theme_file);
     cr_assert_float_eq(l->refresh, 0.5, 1e-9);
     cr_assert_null(config_find(c, "nope"));
     config_free(c);
@@ -185,4 +190,99 @@ Test(config, empty_file_and_default_from_xdg)
     unlink(file);
     rmdir(sub);
     rmdir(dir);
+}
+
+/* ---- the file itself: regular files only, nothing of it echoed ---- */
+
+static void tmp_dir(char *buf, size_t n)
+{
+    snprintf(buf, n, "/tmp/catalyst-cfgdir-" MKSTEMP_SUFFIX);
+    cr_assert_not_null(mkdtemp(buf));
+}
+
+static void expect_refused(const char *path, const char *needle)
+{
+    struct config *c = (struct config *)1;
+    struct error err;
+    error_clear(&err);
+    cr_expect_eq(config_load(path, &c, &err), -1, "%s accepted", path);
+    cr_expect_null(c);
+    cr_expect_eq(err.code, EXIT_USAGE);
+    cr_expect_str_eq(err.file, path);
+    cr_expect(strstr(err.msg, needle), "%s: %s", path, err.msg);
+}
+
+/* A FIFO with no writer fails at once (bounded by the timeout), as do a dir and a device. */
+Test(config_file, fifo_directory_device_refused, .timeout = 10)
+{
+    char dir[64], fifo[96];
+    tmp_dir(dir, sizeof(dir));
+    snprintf(fifo, sizeof(fifo), "%s/config.yaml", dir);
+    cr_assert_eq(mkfifo(fifo, 0600), 0);
+    expect_refused(fifo, "is a FIFO, not a regular file");
+    expect_refused(dir, "is a directory, not a regular file");
+    expect_refused("/dev/null", "is a character device, not a regular file");
+    /* The default path too: a FIFO there is an error, not an empty config. */
+    char xdg[96];
+    snprintf(xdg, sizeof(xdg), "%s/xdg", dir);
+    char sub[128];
+    snprintf(sub, sizeof(sub), "%s/catalyst-tui", xdg);
+    cr_assert_eq(mkdir_p(sub, 0700), 0);
+    char def[160];
+    snprintf(def, sizeof(def), "%s/config.yaml", sub);
+    cr_assert_eq(mkfifo(def, 0600), 0);
+    setenv("XDG_CONFIG_HOME", xdg, 1);
+    struct config *c = NULL;
+    struct error err;
+    error_clear(&err);
+    cr_expect_eq(config_load(NULL, &c, &err), -1);
+    cr_expect(strstr(err.msg, "FIFO"), "%s", err.msg);
+    unlink(def);
+    rmdir(sub);
+    rmdir(xdg);
+    unlink(fifo);
+    rmdir(dir);
+}
+
+/* A config kept in dotfiles (stow) is a symlink: followed to its regular target. */
+Test(config_file, symlink_to_a_file_is_followed)
+{
+    char *path = write_tmp("contexts:\n  - name: prod\n    api: https://x/api/v1\n");
+    char link[96];
+    snprintf(link, sizeof(link), "%s.link", path);
+    cr_assert_eq(symlink(path, link), 0);
+    struct config *c = NULL;
+    struct error err;
+    error_clear(&err);
+    cr_assert_eq(config_load(link, &c, &err), 0, "%s", err.msg);
+    cr_expect_eq(c->n_contexts, 1);
+    config_free(c);
+    unlink(link);
+    unlink(path);
+}
+
+Test(config_file, errors_never_echo_the_file)
+{
+    static const char *const files[] = {
+        "root:*:20228:0:99999:7:::\n",
+        "\"hunter2 p@ss\": 1\n",
+        "contexts:\n  - name: a\n    \"tok=hunter2\": x\n",
+        "current-context: \"hunter2 x\"\ncontexts: []\n",
+        "contexts:\n  - name: \"hunter2 y\"\n  - name: \"hunter2 y\"\n",
+    };
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        char *path = write_tmp(files[i]);
+        struct config *c = NULL;
+        struct error err;
+        error_clear(&err);
+        cr_expect_eq(config_load(path, &c, &err), -1, "file %zu accepted", i);
+        char buf[1400];
+        error_format(&err, buf, sizeof(buf));
+        cr_expect_null(strstr(buf, "hunter2"), "file %zu echoed: %s", i, buf);
+        cr_expect_null(strstr(buf, "20228"), "file %zu echoed: %s", i, buf);
+        cr_expect_gt(err.line, 0, "file %zu: %s", i, buf);
+        unlink(path);
+    }
+    /* A plain-word key is still named, to help fix a typo. */
+    expect_error("contexts:\n  - name: a\n    tokenfile: x\n", 3, 5, "unknown key \"tokenfile\"");
 }

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* mkstemp/mkdtemp template tail, spelled so it reads as no marker. */
@@ -271,6 +272,39 @@ Test(http, read_secret_trims_and_rejects)
     unlink(path);
     cr_assert_eq(http_read_secret(path, &sec, &err), -1);
     cr_assert(strstr(err.msg, path) != NULL);
+}
+
+/* Token and session files: a FIFO (no writer) or a dir fails at once; a symlink is followed. */
+Test(http, read_secret_refuses_fifo_and_directory, .timeout = 10)
+{
+    char dir[] = "/tmp/catalyst-http-dir-" MKSTEMP_SUFFIX;
+    cr_assert_not_null(mkdtemp(dir));
+    char fifo[96], file[96], link[96];
+    snprintf(fifo, sizeof(fifo), "%s/token", dir);
+    snprintf(file, sizeof(file), "%s/real", dir);
+    snprintf(link, sizeof(link), "%s/link", dir);
+    cr_assert_eq(mkfifo(fifo, 0600), 0);
+    char *sec = NULL;
+    struct error err;
+    error_clear(&err);
+    cr_expect_eq(http_read_secret(fifo, &sec, &err), -1);
+    cr_expect_eq(err.code, EXIT_USAGE);
+    cr_expect(strstr(err.msg, "is a FIFO, not a regular file"), "%s", err.msg);
+    error_clear(&err);
+    cr_expect_eq(http_read_secret(dir, &sec, &err), -1);
+    cr_expect(strstr(err.msg, "is a directory"), "%s", err.msg);
+    FILE *f = fopen(file, "w");
+    cr_assert_not_null(f);
+    fputs(TOKEN "\n", f);
+    fclose(f);
+    cr_assert_eq(symlink(file, link), 0);
+    cr_expect_eq(http_read_secret(link, &sec, &err), 0, "%s", err.msg);
+    cr_expect_str_eq(sec, TOKEN);
+    http_secret_free(sec);
+    unlink(link);
+    unlink(file);
+    unlink(fifo);
+    rmdir(dir);
 }
 
 Test(http, path_escape_keeps_colon)

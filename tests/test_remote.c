@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* mkstemp/mkdtemp template tail, spelled so it reads as no marker. */
@@ -647,6 +648,25 @@ Test(remote, discovery_through_sovereign_self_sends_token)
     cr_assert_null(source_remote_new(&o, &err));
     cr_assert_eq(err.code, EXIT_USAGE);
     cr_assert(strstr(err.msg, "/nonexistent/token") != NULL);
+}
+
+/* A FIFO given as --cacert is refused at creation, not handed to curl to block on. */
+Test(remote, cacert_fifo_refused_at_once, .timeout = 10)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/tmp/ctui-cacert-%d", (int)getpid());
+    unlink(path);
+    cr_assert_eq(mkfifo(path, 0600), 0);
+    struct remote_options o = {.api = "http://127.0.0.1:9/api/v1", .cacert = path};
+    struct error err;
+    error_clear(&err);
+    struct source *src = source_remote_new(&o, &err);
+    unlink(path);
+    cr_expect_null(src);
+    source_free(src);
+    cr_expect_eq(err.code, EXIT_USAGE);
+    cr_expect_str_eq(err.file, path);
+    cr_expect(strstr(err.msg, "is a FIFO"), "%s", err.msg);
 }
 
 Test(remote, auth_401_exits_4)

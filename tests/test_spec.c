@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static struct spec *load(const char *yaml, struct error *err)
@@ -687,8 +688,9 @@ Test(spec_errors, missing_required_keys)
 Test(spec_errors, other_refusals)
 {
     expect_error("sovereign: {name: x, deploymentId: 3F9A}\n", 1, 36, "bad deploymentId");
+    /* Not a plain word: named by its position only (a spec path may point at anything). */
     expect_error("sovereign: {name: x}\ngroups: [{name: 'a b'}]\n", 2, 17,
-                 "invalid group name \"a b\"");
+                 "invalid group name \"(not shown)\"");
     expect_error("sovereign: {name: x}\ngroups: [{name: g, jobs: [{name: a, run: x, "
                  "simulate: {}}]}]\n", 2, 27, "has both \"run\" and \"simulate\"");
     expect_error("sovereign: &s {name: x}\ngroups: *s\n", 2, 9, "aliases (*s) are not supported");
@@ -928,4 +930,34 @@ Test(spec_errors, fqdn_length)
     cr_assert_eq(err.line, 1);
     cr_assert_eq(err.column, 28);
     free(huge);
+}
+
+/* --spec FIFO (no writer) or a directory: refused at once; a secret's first line is not shown. */
+Test(spec_hostile, fifo_directory_and_secret_file, .timeout = 10)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/tmp/ctui-spec-fifo-%d", (int)getpid());
+    unlink(path);
+    cr_assert_eq(mkfifo(path, 0600), 0);
+    struct error err;
+    error_clear(&err);
+    cr_expect_null(spec_load_file(path, &err));
+    cr_expect_eq(err.code, EXIT_USAGE);
+    cr_expect(strstr(err.msg, "is a FIFO, not a regular file"), "%s", err.msg);
+    unlink(path);
+    error_clear(&err);
+    cr_expect_null(spec_load_file("/tmp", &err));
+    cr_expect(strstr(err.msg, "is a directory"), "%s", err.msg);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs("root:*:20228:0:99999:7:::\n\"hunter2 pw\": 1\n", f);
+    fclose(f);
+    error_clear(&err);
+    cr_expect_null(spec_load_file(path, &err));
+    char buf[1400];
+    error_format(&err, buf, sizeof(buf));
+    cr_expect_null(strstr(buf, "20228"), "%s", buf);
+    cr_expect_null(strstr(buf, "hunter2"), "%s", buf);
+    cr_expect_gt(err.line, 0, "%s", buf);
+    unlink(path);
 }

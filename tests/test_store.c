@@ -9,6 +9,7 @@
 
 #include <cjson/cJSON.h>
 #include <dirent.h>
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1082,6 +1083,178 @@ Test(store, existing_dir_restricted_to_0700)
     struct stat sb;
     cr_assert_eq(stat(base, &sb), 0);
     cr_assert_eq(sb.st_mode & 0777, 0700);
+    store_free(st);
+    tu_rm_rf(base);
+}
+
+/* ---- symlinks in the state dir: refused, never followed ---- */
+
+static void expect_open_refused(const char *dir, const char *planted)
+{
+    struct error err;
+    error_clear(&err);
+    struct store *st = store_open(dir, false, &err);
+    cr_expect_null(st, "opened with %s planted", planted);
+    store_free(st);
+    cr_expect_eq(err.code, EXIT_USAGE, "%s: %s", planted, err.msg);
+    cr_expect_str_eq(err.file, planted);
+    cr_expect(strstr(err.msg, "symbolic link"), "%s", err.msg);
+    error_clear(&err);
+    st = store_open_observe(dir, &err);
+    cr_expect_null(st, "observed with %s planted", planted);
+    store_free(st);
+    cr_expect_str_eq(err.file, planted);
+}
+
+Test(store, state_dir_symlink_refused)
+{
+    char base[64], real[128], link[128];
+    tu_tmpdir("slink", base, sizeof(base));
+    snprintf(real, sizeof(real), "%s/real", base);
+    snprintf(link, sizeof(link), "%s/link", base);
+    cr_assert_eq(mkdir(real, 0700), 0);
+    cr_assert_eq(symlink(real, link), 0);
+    struct error err;
+    error_clear(&err);
+    cr_expect_null(store_open(link, false, &err));
+    cr_expect_eq(err.code, EXIT_USAGE);
+    cr_expect_str_eq(err.file, link);
+    cr_expect(strstr(err.msg, "symbolic link"), "%s", err.msg);
+    error_clear(&err);
+    cr_expect_null(store_open_observe(link, &err));
+    cr_expect_str_eq(err.file, link);
+    /* Nothing was made in the target. */
+    DIR *d = opendir(real);
+    cr_assert_not_null(d);
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d));)
+        n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+    closedir(d);
+    cr_expect_eq(n, 0);
+    tu_rm_rf(base);
+}
+
+/*
+ * Each entry of a finished state dir replaced by a symlink to a copy kept
+ * outside: the store refuses to open, naming the symlink, and the target is
+ * neither read into state nor written.
+ */
+Test(store, planted_symlinks_refused_never_followed)
+{
+    char base[64], dir[128], dep[80];
+    tu_tmpdir("plant", base, sizeof(base));
+    snprintf(dir, sizeof(dir), "%s/state", base);
+    run_basic(dir, dep, sizeof(dep));
+    char logname[600] = "";
+    char edir[300];
+    snprintf(edir, sizeof(edir), "%s/executions/%s", dir, dep);
+    DIR *d = opendir(edir);
+    cr_assert_not_null(d);
+    for (struct dirent *e; (e = readdir(d));)
+        if (strstr(e->d_name, ".log"))
+            snprintf(logname, sizeof(logname), "executions/%s/%s", dep, e->d_name);
+    closedir(d);
+    cr_assert(logname[0]);
+    char depdir[128], index[160];
+    snprintf(depdir, sizeof(depdir), "executions/%s", dep);
+    snprintf(index, sizeof(index), "executions/%s/index.json", dep);
+    const char *rels[] = {"executions", depdir, "deployment.json", "cutover-status.json",
+                          index, logname};
+    for (size_t i = 0; i < sizeof(rels) / sizeof(rels[0]); i++) {
+        char at[700], outside[700];
+        snprintf(at, sizeof(at), "%s/%s", dir, rels[i]);
+        snprintf(outside, sizeof(outside), "%s/outside-%zu", base, i);
+        cr_assert_eq(rename(at, outside), 0, "%s", at);
+        cr_assert_eq(symlink(outside, at), 0);
+        struct stat before, after;
+        cr_assert_eq(stat(outside, &before), 0);
+        expect_open_refused(dir, at);
+        /* The engine, which would write through it, is refused the same way. */
+        struct spec *sp = tu_load(SPEC_BASIC);
+        struct error err;
+        error_clear(&err);
+        struct engine *e = open_engine(sp, dir, false, &err);
+        cr_expect_null(e, "engine opened with %s planted", at);
+        engine_free(e);
+        spec_free(sp);
+        cr_expect_eq(err.code, EXIT_USAGE);
+        cr_assert_eq(stat(outside, &after), 0);
+        cr_expect_eq(before.st_mtime, after.st_mtime, "%s was written", outside);
+        cr_expect_eq(before.st_size, after.st_size, "%s was written", outside);
+        cr_assert_eq(unlink(at), 0);
+        cr_assert_eq(rename(outside, at), 0);
+    }
+    /* Restored, the dir opens again. */
+    struct error err;
+    struct store *st = store_open(dir, false, &err);
+    cr_expect_not_null(st, "%s", err.msg);
+    store_free(st);
+    tu_rm_rf(base);
+}
+
+/* A FIFO planted as a state file is refused at open, without blocking. */
+Test(store, planted_fifo_refused_without_blocking, .timeout = 20)
+{
+    char base[64], dir[128], p[200];
+    tu_tmpdir("sfifo", base, sizeof(base));
+    snprintf(dir, sizeof(dir), "%s/state", base);
+    cr_assert_eq(mkdir(dir, 0700), 0);
+    snprintf(p, sizeof(p), "%s/deployment.json", dir);
+    cr_assert_eq(mkfifo(p, 0600), 0);
+    struct error err;
+    error_clear(&err);
+    cr_expect_null(store_open(dir, false, &err));
+    cr_expect_str_eq(err.file, p);
+    cr_expect(strstr(err.msg, "regular file"), "%s", err.msg);
+    tu_rm_rf(base);
+}
+
+/* Planted after the store opened: the write paths still never follow it. */
+Test(store, symlink_planted_while_open_not_followed)
+{
+    char base[64], dir[128], p[300], outside[200];
+    tu_tmpdir("late", base, sizeof(base));
+    snprintf(dir, sizeof(dir), "%s/state", base);
+    struct error err;
+    error_clear(&err);
+    struct store *st = store_open(dir, false, &err);
+    cr_assert_not_null(st, "%s", err.msg);
+    const char *dep = "0123456789abcdef";
+    snprintf(outside, sizeof(outside), "%s/outside.log", base);
+    FILE *f = fopen(outside, "w");
+    cr_assert_not_null(f);
+    fclose(f);
+    snprintf(p, sizeof(p), "%s/executions/%s", dir, dep);
+    cr_assert_eq(mkdir_p(p, 0700), 0);
+    snprintf(p, sizeof(p), "%s/executions/%s/x.log", dir, dep);
+    cr_assert_eq(symlink(outside, p), 0);
+    int fd = store_log_open(st, dep, "x");
+    cr_expect_lt(fd, 0);
+    cr_expect_eq(errno, ELOOP);
+    if (fd >= 0)
+        close(fd);
+    /* executions/<depId> itself replaced by a symlink to a dir outside. */
+    char edir[300], odir[200];
+    snprintf(edir, sizeof(edir), "%s/executions/%s", dir, dep);
+    snprintf(odir, sizeof(odir), "%s/outside-dir", base);
+    cr_assert_eq(mkdir(odir, 0700), 0);
+    tu_rm_rf(edir);
+    cr_assert_eq(symlink(odir, edir), 0);
+    fd = store_log_open(st, dep, "y");
+    cr_expect_lt(fd, 0);
+    error_clear(&err);
+    cr_expect_eq(store_write_index(st, dep, NULL, 0, NULL, NULL, NULL, 0, &err), -1);
+    cr_expect_str_eq(err.file, edir);
+    DIR *d = opendir(odir);
+    cr_assert_not_null(d);
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d));)
+        n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+    closedir(d);
+    cr_expect_eq(n, 0, "files were made through the symlink");
+    struct stat sb;
+    cr_assert_eq(stat(outside, &sb), 0);
+    cr_expect_eq(sb.st_size, 0);
     store_free(st);
     tu_rm_rf(base);
 }

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* Tests run from the repository root (make test); fall back to the source path. */
@@ -248,4 +249,111 @@ Test(theme, find_by_name_file_and_fallback)
     cr_assert_eq(chdir("/"), 0);
     cr_assert_eq(theme_find(&t, "default", NULL, 0, &err), 0);
     cr_assert_str_eq(t.name, "default");
+}
+
+/* ---- names are names, files come through theme_load_file ---- */
+
+#define TMP_TAIL "XX" "XXXX"
+
+static void tmp_dir(char *buf, size_t n)
+{
+    snprintf(buf, n, "/tmp/catalyst-theme-" TMP_TAIL);
+    cr_assert_not_null(mkdtemp(buf));
+}
+
+static void write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f, "%s", path);
+    fputs(text, f);
+    cr_assert_eq(fclose(f), 0);
+}
+
+static void rm_tree(const char *dir)
+{
+    char cmd[300];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    cr_assert_eq(system(cmd), 0);
+}
+
+Test(theme_files, a_name_is_never_a_path)
+{
+    cr_expect(theme_name_ok("high-contrast"));
+    cr_expect(theme_name_ok("mono2_x"));
+    cr_expect_not(theme_name_ok("../../../../etc/shadow"));
+    cr_expect_not(theme_name_ok("/etc/passwd"));
+    cr_expect_not(theme_name_ok("light.yaml"));
+    cr_expect_not(theme_name_ok("Light"));
+    cr_expect_not(theme_name_ok("-x"));
+    cr_expect_not(theme_name_ok(""));
+    struct theme t;
+    struct error err;
+    error_clear(&err);
+    cr_assert_eq(theme_find(&t, "../../../../etc/shadow", NULL, 0, &err), -1);
+    cr_expect_eq(err.code, EXIT_USAGE);
+    cr_expect(strstr(err.msg, "--theme-file"), "%s", err.msg);
+    /* Not read at all: the message says nothing about the file. */
+    cr_expect_null(strstr(err.msg, "root"), "%s", err.msg);
+}
+
+/* FIFO (no writer), directory, device: refused at once; a symlink to a good file is used. */
+Test(theme_files, fifo_directory_device_refused_symlink_followed, .timeout = 10)
+{
+    char dir[64], fifo[96], good[96], link[96];
+    tmp_dir(dir, sizeof(dir));
+    snprintf(fifo, sizeof(fifo), "%s/t.yaml", dir);
+    cr_assert_eq(mkfifo(fifo, 0600), 0);
+    struct theme t;
+    struct error err;
+    error_clear(&err);
+    cr_expect_eq(theme_load_file(&t, fifo, &err), -1);
+    cr_expect_eq(err.code, EXIT_USAGE);
+    cr_expect_str_eq(err.file, fifo);
+    cr_expect(strstr(err.msg, "is a FIFO, not a regular file"), "%s", err.msg);
+    error_clear(&err);
+    cr_expect_eq(theme_load_file(&t, dir, &err), -1);
+    cr_expect(strstr(err.msg, "is a directory"), "%s", err.msg);
+    error_clear(&err);
+    cr_expect_eq(theme_load_file(&t, "/dev/zero", &err), -1);
+    cr_expect(strstr(err.msg, "is a character device"), "%s", err.msg);
+    snprintf(good, sizeof(good), "%s/mine.yaml", dir);
+    snprintf(link, sizeof(link), "%s/link.yaml", dir);
+    write_text(good, "name: mine\nroles:\n  running: {fg: red}\n");
+    cr_assert_eq(symlink(good, link), 0);
+    error_clear(&err);
+    cr_expect_eq(theme_load_file(&t, link, &err), 0, "%s", err.msg);
+    cr_expect_str_eq(t.name, "mine");
+    rm_tree(dir);
+}
+
+/* An error names file:line:column (and a key when it is a plain word), never a line. */
+Test(theme_files, errors_never_echo_the_file)
+{
+    static const char *const files[] = {
+        "root:*:20228:0:99999:7:::\ndaemon:*:20228:0:99999:7:::\n",
+        "s3cr3t-T0ken/abc+def==\n",
+        "ghp_0123456789abcdefghij0123456789abcdefghij: x\n",
+        "name: x\nroles:\n  running: {fg: \"hunter2 p@ss\"}\n",
+        "name: x\nroles:\n  \"p@ss w0rd!\": {fg: red}\n",
+        "machine api.example.com login me password hunter2\n",
+        "name: x\n\"pw=hunter2\": [\n",
+    };
+    static const char *const secrets[] = {
+        "20228", "s3cr3t", "ghp_0123456789", "hunter2", "p@ss", "hunter2", "hunter2",
+    };
+    char dir[64], path[96];
+    tmp_dir(dir, sizeof(dir));
+    snprintf(path, sizeof(path), "%s/secret", dir);
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        write_text(path, files[i]);
+        struct theme t;
+        struct error err;
+        error_clear(&err);
+        cr_assert_eq(theme_load_file(&t, path, &err), -1, "accepted file %zu", i);
+        char buf[1400];
+        error_format(&err, buf, sizeof(buf));
+        cr_expect_null(strstr(buf, secrets[i]), "file %zu echoed: %s", i, buf);
+        cr_expect_gt(err.line, 0, "file %zu: no line in %s", i, buf);
+    }
+    rm_tree(dir);
 }

@@ -5,11 +5,14 @@
 #include "model.h"
 #include "util.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 Test(util, time_parse_forms)
@@ -195,4 +198,155 @@ Test(model, tables_and_kind_backfill)
     cr_assert_eq(step_result_parse(""), STEP_PENDING);
     cr_assert_eq(step_result_parse("skipped"), STEP_SKIPPED);
     cr_assert_str_eq(sov_state_name(SOV_SOVEREIGN), "sovereign");
+}
+
+/* ---- util_open_regular: files someone named ---- */
+
+/* mkdtemp template tail, spelled so it reads as no marker. */
+#define TMP_TAIL "XX" "XXXX"
+
+static void tmp_dir(char *buf, size_t n)
+{
+    snprintf(buf, n, "/tmp/catalyst-open-" TMP_TAIL);
+    cr_assert_not_null(mkdtemp(buf));
+}
+
+static void write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f, "%s", path);
+    fputs(text, f);
+    cr_assert_eq(fclose(f), 0);
+}
+
+static void rm_tree(const char *dir)
+{
+    char cmd[300];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    cr_assert_eq(system(cmd), 0);
+}
+
+/* A FIFO with no writer: refused at once (the test's timeout bounds a hang). */
+Test(util_open, fifo_refused_without_blocking, .timeout = 10)
+{
+    char dir[64], path[96];
+    tmp_dir(dir, sizeof(dir));
+    snprintf(path, sizeof(path), "%s/fifo", dir);
+    cr_assert_eq(mkfifo(path, 0600), 0);
+    struct error err;
+    error_clear(&err);
+    int64_t t0 = mono_ms();
+    cr_assert_eq(util_open_regular(path, 0, &err), -1);
+    cr_expect_eq(errno, EINVAL);
+    cr_expect_eq(err.code, EXIT_USAGE);
+    cr_expect_str_eq(err.file, path);
+    cr_expect_str_eq(err.msg, "is a FIFO, not a regular file");
+    char *data = (char *)1;
+    size_t len = 1;
+    error_clear(&err);
+    cr_expect_eq(util_read_regular(path, 0, 1024, &data, &len, &err), -1);
+    cr_expect_null(data);
+    cr_expect(strstr(err.msg, "FIFO"), "%s", err.msg);
+    /* The plain reader refuses it the same way. */
+    cr_expect_eq(read_file(path, 1024, &data, &len), -1);
+    cr_expect_lt(mono_ms() - t0, 2000);
+    rm_tree(dir);
+}
+
+Test(util_open, directory_device_and_socket_refused)
+{
+    struct error err;
+    error_clear(&err);
+    cr_expect_eq(util_open_regular("/tmp", 0, &err), -1);
+    cr_expect_eq(errno, EISDIR);
+    cr_expect_str_eq(err.msg, "is a directory, not a regular file");
+    error_clear(&err);
+    cr_expect_eq(util_open_regular("/dev/null", 0, &err), -1);
+    cr_expect_str_eq(err.msg, "is a character device, not a regular file");
+
+    char dir[64];
+    tmp_dir(dir, sizeof(dir));
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/sock", dir);
+    int s = socket(AF_UNIX, SOCK_STREAM, 0);
+    cr_assert_geq(s, 0);
+    cr_assert_eq(bind(s, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    error_clear(&err);
+    cr_expect_eq(util_open_regular(sa.sun_path, 0, &err), -1);
+    cr_expect_str_eq(err.msg, "is a socket, not a regular file");
+    close(s);
+    error_clear(&err);
+    char missing[96];
+    snprintf(missing, sizeof(missing), "%s/none", dir);
+    cr_expect_eq(util_open_regular(missing, 0, &err), -1);
+    cr_expect_eq(errno, ENOENT);
+    cr_expect(strstr(err.msg, "No such file"), "%s", err.msg);
+    rm_tree(dir);
+}
+
+Test(util_open, symlink_followed_unless_nofollow, .timeout = 10)
+{
+    char dir[64], file[96], link[96], flink[96], fifo[96];
+    tmp_dir(dir, sizeof(dir));
+    snprintf(file, sizeof(file), "%s/real", dir);
+    snprintf(link, sizeof(link), "%s/link", dir);
+    snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
+    snprintf(flink, sizeof(flink), "%s/fifo-link", dir);
+    write_text(file, "content\n");
+    cr_assert_eq(symlink(file, link), 0);
+    cr_assert_eq(mkfifo(fifo, 0600), 0);
+    cr_assert_eq(symlink(fifo, flink), 0);
+    struct error err;
+    error_clear(&err);
+    /* A user-named file may be a symlink (stow-managed dotfiles). */
+    char *data;
+    size_t len;
+    cr_assert_eq(util_read_regular(link, 0, 1024, &data, &len, &err), 0, "%s", err.msg);
+    cr_expect_str_eq(data, "content\n");
+    free(data);
+    /* Inside the state dir it is refused. */
+    cr_expect_eq(util_open_regular(link, UTIL_NOFOLLOW, &err), -1);
+    cr_expect_eq(errno, ELOOP);
+    cr_expect(strstr(err.msg, "is a symbolic link"), "%s", err.msg);
+    /* Followed, the target still has to be a regular file. */
+    error_clear(&err);
+    cr_expect_eq(util_open_regular(flink, 0, &err), -1);
+    cr_expect_str_eq(err.msg, "is a FIFO, not a regular file");
+    rm_tree(dir);
+}
+
+Test(util_open, fd_is_close_on_exec_and_blocking)
+{
+    char dir[64], file[96];
+    tmp_dir(dir, sizeof(dir));
+    snprintf(file, sizeof(file), "%s/f", dir);
+    write_text(file, "x");
+    int fd = util_open_regular(file, UTIL_NOFOLLOW, NULL);
+    cr_assert_geq(fd, 0);
+    cr_expect(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+    cr_expect_eq(fcntl(fd, F_GETFL) & O_NONBLOCK, 0);
+    close(fd);
+    /* Larger than max: refused by size, not cut. */
+    write_text(file, "0123456789");
+    char *data = (char *)1;
+    size_t len;
+    struct error err;
+    error_clear(&err);
+    cr_expect_eq(util_read_regular(file, 0, 5, &data, &len, &err), -1);
+    cr_expect_eq(errno, EFBIG);
+    cr_expect_null(data);
+    cr_expect_str_eq(err.msg, "larger than 5 bytes");
+    rm_tree(dir);
+}
+
+Test(util_open, msg_word_shows_only_plain_words)
+{
+    cr_expect_str_eq(util_msg_word("bright-red", 32), "bright-red");
+    cr_expect_str_eq(util_msg_word("ffff:a", 32), "ffff:a");
+    cr_expect_str_eq(util_msg_word("root:*:20228:0:99999:7:::", 64), "(not shown)");
+    cr_expect_str_eq(util_msg_word("a b", 32), "(not shown)");
+    cr_expect_str_eq(util_msg_word("$6$salt$hash", 32), "(not shown)");
+    cr_expect_str_eq(util_msg_word("abcdefgh", 4), "(not shown)");
+    cr_expect_str_eq(util_msg_word("", 4), "(not shown)");
+    cr_expect_str_eq(util_msg_word(NULL, 4), "(not shown)");
 }

@@ -18,6 +18,7 @@
 #include "spec.h"
 #include "store.h"
 #include "term.h"
+#include "theme.h"
 #include "ui.h"
 #include "watchdog.h"
 #include "wire.h"
@@ -59,6 +60,7 @@ struct options {
     double refresh;
     bool refresh_set;
     const char *theme;
+    const char *theme_file;
     int color;                  /* 0 auto, 1 never, 2 always */
     bool ascii;
     bool read_only;
@@ -143,7 +145,8 @@ static void print_help(void)
          "  --log-cap SIZE       job output kept per execution log (512K, 64M, 1G; 0: no cap),\n"
          "                       default 64M\n"
          "  --refresh SECONDS    poll interval, default 2\n"
-         "  --theme NAME|FILE    default, light, high-contrast, colorblind, mono, or a YAML file\n"
+         "  --theme NAME         default, light, high-contrast, colorblind, mono (a theme name)\n"
+         "  --theme-file FILE    a theme YAML file of your own\n"
          "  --color auto|never|always   --ascii   --read-only\n"
          "  --token-file F  --session-file F  --cacert F  --insecure  --deployment ID  (remote)\n"
          "  --config FILE        contexts file\n"
@@ -217,7 +220,7 @@ static int parse_args(int argc, char **argv, struct options *o)
         O_SPEC = 256, O_API, O_CONTEXT, O_DEPLOYMENT, O_STATE_DIR, O_FRESH, O_SPEED, O_JOBS,
         O_REFRESH, O_THEME, O_COLOR, O_ASCII, O_READ_ONLY, O_TOKEN, O_SESSION, O_CACERT,
         O_INSECURE, O_ONCE, O_VIEW, O_TIMEOUT, O_LISTEN, O_CONFIG, O_HELP, O_VERSION,
-        O_LOG_CAP,
+        O_LOG_CAP, O_THEME_FILE,
     };
     static const struct option longopts[] = {
         {"spec", required_argument, 0, O_SPEC},
@@ -231,6 +234,7 @@ static int parse_args(int argc, char **argv, struct options *o)
         {"log-cap", required_argument, 0, O_LOG_CAP},
         {"refresh", required_argument, 0, O_REFRESH},
         {"theme", required_argument, 0, O_THEME},
+        {"theme-file", required_argument, 0, O_THEME_FILE},
         {"color", required_argument, 0, O_COLOR},
         {"ascii", no_argument, 0, O_ASCII},
         {"read-only", no_argument, 0, O_READ_ONLY},
@@ -282,7 +286,14 @@ static int parse_args(int argc, char **argv, struct options *o)
                 return usage_error("--refresh: expected seconds > 0, got \"%s\"", optarg);
             o->refresh_set = true;
             break;
-        case O_THEME: o->theme = optarg; break;
+        case O_THEME:
+            /* A name is never a path: files come through --theme-file (theme.h). */
+            if (!theme_name_ok(optarg))
+                return usage_error("--theme: \"%s\" is not a theme name (a-z, 0-9, '-', '_'); "
+                                   "for a file use --theme-file FILE", optarg);
+            o->theme = optarg;
+            break;
+        case O_THEME_FILE: o->theme_file = optarg; break;
         case O_COLOR:
             if (strcmp(optarg, "auto") == 0)
                 o->color = 0;
@@ -365,6 +376,7 @@ static int print_once(const struct snapshot *s, const struct options *o)
 {
     struct error err;
     error_clear(&err);
+    errno = 0; /* once_flush reports the errno of a failed write */
     if (o->json) {
         struct strbuf sb;
         sb_init(&sb);
@@ -375,8 +387,8 @@ static int print_once(const struct snapshot *s, const struct options *o)
                            &err) < 0) {
         return fail(&err);
     }
-    if (fflush(stdout) != 0)
-        return EXIT_FAILED;
+    if (once_flush(stdout, "stdout", &err) != 0)
+        return fail(&err);
     return s->source.ok ? EXIT_OK : (s->source.auth_failed ? EXIT_AUTH : EXIT_API);
 }
 
@@ -422,6 +434,7 @@ static int wait_outcome(const struct snapshot *s, bool cutover)
 }
 
 struct standalone {
+    char console_log[PATH_MAX + 16]; /* <state-dir>/console.log */
     struct spec *spec;
     struct engine *engine;
     struct source *source;
@@ -462,6 +475,7 @@ static int standalone_load(struct standalone *st, const struct options *o, struc
         snprintf(st->dir, sizeof(st->dir), "%s", o->state_dir);
     else
         default_state_dir(st->spec->name, st->dir, sizeof(st->dir));
+    snprintf(st->console_log, sizeof(st->console_log), "%s/console.log", st->dir);
     return 0;
 }
 
@@ -653,7 +667,15 @@ static int run_wait(struct source *src, struct engine *engine, const struct opti
         }
         if (s) {
             gen = s->generation;
+            errno = 0;
             once_changes(prev, s, cutover, stdout);
+            struct error werr;
+            error_clear(&werr);
+            if (once_flush(stdout, "stdout", &werr) != 0) {
+                snapshot_release(s);
+                snapshot_release(prev);
+                return fail(&werr);
+            }
             /* Attached and the owner stopped answering: the caller takes over or re-attaches. */
             if (attached && !s->source.ok) {
                 rc = RC_ATTACH_LOST;
@@ -776,8 +798,10 @@ static int console_or_lines(struct source **src, struct engine *engine, const st
     fprintf(stderr, "catalyst-tui: terminal \"%s\" cannot move the cursor; printing the "
                     "dashboard, then one line per change (Ctrl-C quits)\n", t ? t : "");
     struct snapshot *s = source_snapshot(*src);
-    if (s && once_render(s, "dashboard", terminal_width(), o->ascii || !locale_is_utf8(), stdout,
-                         err) < 0) {
+    errno = 0;
+    if (s && (once_render(s, "dashboard", terminal_width(), o->ascii || !locale_is_utf8(),
+                          stdout, err) < 0 ||
+              once_flush(stdout, "stdout", err) < 0)) {
         snapshot_release(s);
         return err->code;
     }
@@ -900,8 +924,9 @@ static int run_attached(const struct options *o, const struct config *cfg,
     } else {
         /* No quit dialog: the engine stays with its owner when this console quits. */
         struct ui_options uo = {
-            .theme = o->theme, .color = o->color, .ascii = o->ascii,
-            .read_only = o->read_only, .initial_view = o->view, .refresh_s = (int)ro.refresh_s,
+            .theme = o->theme, .theme_file = o->theme_file, .color = o->color,
+            .ascii = o->ascii, .console_log = st->console_log, .read_only = o->read_only,
+            .initial_view = o->view, .refresh_s = (int)ro.refresh_s,
         };
         struct switcher sw = {o, cfg};
         uo.switch_context = cfg && cfg->n_contexts ? switch_context : NULL;
@@ -1067,8 +1092,9 @@ static int run_standalone(const struct options *o, const struct config *cfg)
     } else {
         enum ui_end end = UI_END_QUIT;
         struct ui_options uo = {
-            .theme = o->theme, .color = o->color, .ascii = o->ascii,
-            .read_only = o->read_only, .initial_view = o->view, .refresh_s = (int)o->refresh,
+            .theme = o->theme, .theme_file = o->theme_file, .color = o->color,
+            .ascii = o->ascii, .console_log = st.console_log, .read_only = o->read_only,
+            .initial_view = o->view, .refresh_s = (int)o->refresh,
             .work_in_flight = work_in_flight, .work_arg = &st, .end = &end,
         };
         struct switcher sw = {o, cfg};
@@ -1144,9 +1170,15 @@ static int run_remote(const struct options *o, const struct config *cfg,
         rc = print_once(s, o);
         snapshot_release(s);
     } else {
+        char log[PATH_MAX];
+        default_state_dir("console.log", log, sizeof(log));
         struct ui_options uo = {
             .theme = o->theme ? o->theme : ctx ? ctx->theme : NULL,
-            .color = o->color, .ascii = o->ascii, .read_only = ro.read_only,
+            /* A --theme given on the command line wins over the context's theme-file. */
+            .theme_file = o->theme_file ? o->theme_file
+                          : !o->theme && ctx ? ctx->theme_file : NULL,
+            .color = o->color, .ascii = o->ascii,
+            .console_log = log, .read_only = ro.read_only,
             .initial_view = o->view, .refresh_s = (int)ro.refresh_s,
         };
         struct switcher sw = {o, cfg};

@@ -6,6 +6,7 @@
 #include "sanitize.h"
 #include "view.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -161,4 +162,15 @@ int once_changes(const struct snapshot *prev, const struct snapshot *cur, bool c
     }
     fflush(out);
     return lines;
+}
+
+int once_flush(FILE *out, const char *name, struct error *err)
+{
+    int e = errno;
+    if (fflush(out) != 0)
+        e = errno;
+    if (!ferror(out))
+        return 0;
+    error_set(err, EXIT_FAILED, "writing to %s: %s", name, strerror(e ? e : EIO));
+    return -1;
 }

@@ -29,6 +29,14 @@ int once_render(const struct snapshot *s, const char *view, int width, bool asci
  */
 int once_changes(const struct snapshot *prev, const struct snapshot *cur, bool cutover, FILE *out);
 
+/*
+ * Flushes out and tells whether any write to it failed (a full disk, a closed
+ * pipe): -1 with err (EXIT_FAILED, "writing to NAME: <reason>"), else 0. The
+ * reason is errno from the failing write: callers set errno = 0 before
+ * writing so an older errno is never shown.
+ */
+int once_flush(FILE *out, const char *name, struct error *err);
+
 /* Columns a name or message from the server may take on a change line. */
 #define ONCE_TEXT_COLS 400
 

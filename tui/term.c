@@ -1,7 +1,8 @@
 /*
  * term: terminal lifecycle (see term.h). The crash path only uses calls that
  * are tolerable in a signal handler in practice (endwin, as htop does; the
- * rest is async-signal-safe: dup2, lseek, read, write, sigaction, raise).
+ * rest is async-signal-safe: dup2, fstat, lseek, read, write, close,
+ * sigaction, raise).
  */
 #include "term.h"
 
@@ -17,8 +18,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <limits.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 static volatile sig_atomic_t g_quit;
@@ -29,6 +33,10 @@ static volatile sig_atomic_t g_active;
 static volatile sig_atomic_t g_wake_fd = -1;
 static volatile sig_atomic_t g_saved_stderr = -1;
 static volatile sig_atomic_t g_capture_fd = -1;
+/* The console log: where captured stderr stays after the run (see term.h). */
+static off_t g_capture_start;             /* size after this run's header line */
+static char g_capture_note[PATH_MAX + 96]; /* "diagnostics ... in PATH\n", made up front */
+static size_t g_capture_note_len;
 static SCREEN *g_screen;
 static bool g_atexit_done;
 /* For term_emergency_restore, filled on the UI thread before it could be needed. */
@@ -60,7 +68,27 @@ static void on_quit_signal(int sig)
     errno = saved;
 }
 
-/* Copies the captured stderr back to the real one and stops capturing. */
+/* Output of this run shown again on the terminal when it is this short; else only the path. */
+#define CAPTURE_ECHO_MAX 8192
+
+static void write_all(int fd, const char *p, size_t n)
+{
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return;
+        p += w;
+        n -= (size_t)w;
+    }
+}
+
+/*
+ * Puts the real stderr back and, when this run wrote anything to the
+ * capture, shows it there (up to CAPTURE_ECHO_MAX bytes, as htop does) and
+ * where the file is. Async-signal-safe: the crash handler calls it.
+ */
 static void stderr_restore(void)
 {
     if (g_saved_stderr < 0)
@@ -68,19 +96,24 @@ static void stderr_restore(void)
     dup2(g_saved_stderr, STDERR_FILENO);
     close(g_saved_stderr);
     g_saved_stderr = -1;
-    if (g_capture_fd >= 0) {
-        char buf[4096];
-        ssize_t n;
-        if (lseek(g_capture_fd, 0, SEEK_SET) == 0) {
-            while ((n = read(g_capture_fd, buf, sizeof(buf))) > 0) {
-                ssize_t w = write(STDERR_FILENO, buf, (size_t)n);
-                if (w < 0)
-                    break;
-            }
+    if (g_capture_fd < 0)
+        return;
+    struct stat st;
+    off_t end = fstat(g_capture_fd, &st) == 0 ? st.st_size : g_capture_start;
+    if (end > g_capture_start) {
+        /* The unlinked fallback is all there is: it is copied back whole. */
+        bool echo = g_capture_note_len == 0 || end - g_capture_start <= CAPTURE_ECHO_MAX;
+        if (echo &&
+            lseek(g_capture_fd, g_capture_start, SEEK_SET) == g_capture_start) {
+            char buf[4096];
+            ssize_t n;
+            while ((n = read(g_capture_fd, buf, sizeof(buf))) > 0)
+                write_all(STDERR_FILENO, buf, (size_t)n);
         }
-        close(g_capture_fd);
-        g_capture_fd = -1;
+        write_all(STDERR_FILENO, g_capture_note, g_capture_note_len);
     }
+    close(g_capture_fd);
+    g_capture_fd = -1;
 }
 
 static void on_crash_signal(int sig)
@@ -125,20 +158,77 @@ static void handlers_restore(void)
     g_handlers = false;
 }
 
-/* htop's redirectStderr: anything written to fd 2 waits in an unlinked file. */
-static void stderr_capture(void)
+/*
+ * The console log opened for appending: no symlink followed, 0600, a
+ * regular file only. Over TERM_LOG_MAX at open, it becomes PATH.1 (the one
+ * before is dropped) and a new file starts. -1 when it cannot be had.
+ */
+static int console_log_open(const char *path)
+{
+    char parent[PATH_MAX];
+    snprintf(parent, sizeof(parent), "%s", path);
+    char *slash = strrchr(parent, '/');
+    if (slash && slash != parent) {
+        *slash = 0;
+        mkdir_p(parent, 0700);
+    }
+    for (int attempt = 0; attempt < 2; attempt++) {
+        int fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC,
+                      0600);
+        if (fd < 0)
+            return -1;
+        struct stat st;
+        if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+            close(fd);
+            return -1;
+        }
+        if (st.st_size <= TERM_LOG_MAX || attempt == 1)
+            return fd;
+        close(fd);
+        char old[PATH_MAX + 8];
+        snprintf(old, sizeof(old), "%s.1", path);
+        if (rename(path, old) != 0)
+            return -1;
+    }
+    return -1;
+}
+
+/*
+ * While curses owns the screen, fd 2 goes to the console log (a persistent
+ * file, so a sanitizer report or a crash message outlives the run), else,
+ * without a usable path, to an unlinked temporary file as before.
+ */
+static void stderr_capture(const char *log_path)
 {
     if (g_saved_stderr >= 0)
         return;
-    const char *dir = getenv("TMPDIR");
-    char path[512], tpl[7];
-    memset(tpl, 'X', 6); /* mkstemp's template suffix */
-    tpl[6] = 0;
-    snprintf(path, sizeof(path), "%s/catalyst-tui-stderr-%s", dir && *dir ? dir : "/tmp", tpl);
-    int fd = mkstemp(path);
-    if (fd < 0)
-        return;
-    unlink(path);
+    int fd = log_path && *log_path ? console_log_open(log_path) : -1;
+    g_capture_note_len = 0;
+    if (fd >= 0) {
+        char stamp[40];
+        char head[128];
+        int hl = snprintf(head, sizeof(head), "--- catalyst-tui console started %s pid %d\n",
+                          time_format(time_now_ms(), stamp, sizeof(stamp)), (int)getpid());
+        if (hl > 0)
+            write_all(fd, head, (size_t)hl);
+        int nl = snprintf(g_capture_note, sizeof(g_capture_note),
+                          "catalyst-tui: diagnostics from this run are in %s\n", log_path);
+        if (nl > 0 && (size_t)nl < sizeof(g_capture_note))
+            g_capture_note_len = (size_t)nl;
+    } else {
+        const char *dir = getenv("TMPDIR");
+        char path[512], tpl[7];
+        memset(tpl, 'X', 6); /* mkstemp's template suffix */
+        tpl[6] = 0;
+        snprintf(path, sizeof(path), "%s/catalyst-tui-stderr-%s", dir && *dir ? dir : "/tmp",
+                 tpl);
+        fd = mkstemp(path);
+        if (fd < 0)
+            return;
+        unlink(path);
+    }
+    struct stat st;
+    g_capture_start = fstat(fd, &st) == 0 ? st.st_size : 0;
     fflush(stderr);
     int saved = dup(STDERR_FILENO);
     if (saved < 0 || dup2(fd, STDERR_FILENO) < 0) {
@@ -219,7 +309,7 @@ int term_init(const struct term_options *o, struct term_info *out, struct error 
     g_hangup = 0;
     /* Before newterm: ncurses only installs its own handlers over SIG_DFL. */
     handlers_install();
-    stderr_capture();
+    stderr_capture(o ? o->stderr_log : NULL);
     /* The shell's mode, for a restore from another thread (curses keeps its own copy). */
     g_have_tio = tcgetattr(STDOUT_FILENO, &g_shell_tio) == 0;
     g_screen = newterm(NULL, stdout, stdin);

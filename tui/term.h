@@ -4,9 +4,18 @@
  * (UTF-8 / ASCII), signals and restoring the terminal on every exit path
  * (normal, error, SIGINT/SIGTERM/SIGHUP via a flag the loop reads, crash
  * signals via a handler that restores and re-raises, atexit, and a stuck UI
- * thread via term_emergency_restore from the watchdog's thread). While
- * curses owns the screen, stderr goes to a temporary file that is copied
- * back to the real stderr after endwin.
+ * thread via term_emergency_restore from the watchdog's thread).
+ *
+ * While curses owns the screen, stderr goes to the console log
+ * (term_options.stderr_log: <state-dir>/console.log standalone, else
+ * $XDG_STATE_HOME/catalyst-tui/console.log), opened O_APPEND, 0600, never
+ * through a symlink. A log over TERM_LOG_MAX when the console starts is
+ * renamed to console.log.1 first (one generation kept). Each run appends a
+ * "--- catalyst-tui console started TIME pid N" line. When the run wrote
+ * anything (warnings, a sanitizer report, a crash message), that output is
+ * printed again on the terminal after endwin if at most 8 KiB (as htop does),
+ * and in every case the log's path is printed; the file stays. Without a
+ * usable log, an unlinked temporary file is used and copied back as before.
  *
  * Singleton: one terminal per process. UI thread only, except the calls
  * marked "any thread" (the watchdog's: a stuck UI thread cannot restore).
@@ -21,7 +30,11 @@
 struct term_options {
     int color;     /* 0 auto, 1 never, 2 always */
     bool ascii;    /* force the ASCII glyph ladder */
+    const char *stderr_log; /* the console log for captured stderr (NULL: temp file) */
 };
+
+/* The console log is rotated when larger than this at start (1 MiB). */
+#define TERM_LOG_MAX (1L << 20)
 
 struct term_info {
     bool utf8;     /* the locale's codeset is UTF-8 */

@@ -183,6 +183,12 @@ struct theme_style theme_resolve(const struct theme *t, enum role r, int colors)
 
 /* ---- YAML ---- */
 
+/*
+ * Messages name a key or value only when it is a short plain word: the file
+ * may be anything the operator pointed at (util_msg_word).
+ */
+#define THEME_WORD_MAX 32
+
 struct parse {
     struct theme *t;
     yaml_document_t *doc;
@@ -231,7 +237,8 @@ static int parse_attrs(struct parse *p, yaml_node_t *n, const char *key, uint8_t
         else if (strcmp(s, "dim") == 0)
             a |= ATTR_DIM;
         else
-            return fail_at(p, v, "unknown attribute '%s' (bold, reverse, underline, dim)", s);
+            return fail_at(p, v, "unknown attribute '%s' (bold, reverse, underline, dim)",
+                           util_msg_word(s, THEME_WORD_MAX));
     }
     *out = a;
     return 0;
@@ -244,8 +251,8 @@ static int parse_color(struct parse *p, yaml_node_t *n, bool sixteen, int16_t *o
         return fail_at(p, n, "%s", "a colour must be a name or a number");
     int c = theme_color_parse(s);
     if (c == -2 || (sixteen && c > 15))
-        return fail_at(p, n, "bad colour '%s' (a name, bright-NAME, default or 0..%d)", s,
-                       sixteen ? 15 : 255);
+        return fail_at(p, n, "bad colour '%s' (a name, bright-NAME, default or 0..%d)",
+                       util_msg_word(s, THEME_WORD_MAX), sixteen ? 15 : 255);
     *out = (int16_t)c;
     return 0;
 }
@@ -278,7 +285,8 @@ static int parse_role(struct parse *p, int r, yaml_node_t *n)
         else if (strcmp(key, "mono") == 0)
             rc = parse_attrs(p, v, key, &tr.mono), have_mono = true;
         else
-            return fail_at(p, k, "unknown key '%s' (fg, bg, fg16, bg16, attrs, mono)", key);
+            return fail_at(p, k, "unknown key '%s' (fg, bg, fg16, bg16, attrs, mono)",
+                           util_msg_word(key, THEME_WORD_MAX));
         if (rc)
             return rc;
     }
@@ -331,12 +339,14 @@ static int parse_root(struct parse *p, yaml_node_t *root)
                 const char *rname = scalar(rk);
                 int r = rname ? theme_role_parse(rname) : -1;
                 if (r < 0)
-                    return fail_at(p, rk, "unknown role '%s'", rname ? rname : "?");
+                    return fail_at(p, rk, "unknown role '%s'",
+                                   util_msg_word(rname, THEME_WORD_MAX));
                 if (parse_role(p, r, rv))
                     return -1;
             }
         } else {
-            return fail_at(p, k, "unknown key '%s' (name, description, monochrome, roles)", key);
+            return fail_at(p, k, "unknown key '%s' (name, description, monochrome, roles)",
+                           util_msg_word(key, THEME_WORD_MAX));
         }
     }
     return 0;
@@ -417,10 +427,9 @@ int theme_load_file(struct theme *t, const char *path, struct error *err)
 {
     char *data = NULL;
     size_t len = 0;
-    if (read_file(path, 1 << 20, &data, &len) != 0) {
-        error_at(err, EXIT_USAGE, path, 0, 0, "cannot read the theme file");
+    /* A symlink is followed (themes kept in dotfiles); its target must be a plain file. */
+    if (util_read_regular(path, 0, 1 << 20, &data, &len, err) != 0)
         return -1;
-    }
     int rc = theme_load_string(t, data, len, path, err);
     free(data);
     return rc;
@@ -439,10 +448,12 @@ static bool exe_dir(char *buf, size_t n)
     return true;
 }
 
-static bool ends_with(const char *s, const char *suffix)
+bool theme_name_ok(const char *name)
 {
-    size_t a = strlen(s), b = strlen(suffix);
-    return a >= b && strcmp(s + a - b, suffix) == 0;
+    if (!name || !((*name >= 'a' && *name <= 'z') || (*name >= '0' && *name <= '9')))
+        return false;
+    size_t n = strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_-");
+    return name[n] == 0 && n < 64;
 }
 
 int theme_find(struct theme *t, const char *name, char *found_path, size_t n,
@@ -454,10 +465,12 @@ int theme_find(struct theme *t, const char *name, char *found_path, size_t n,
         theme_builtin(t);
         return 0;
     }
-    if (strchr(name, '/') || ends_with(name, ".yaml")) {
-        if (found_path && n)
-            snprintf(found_path, n, "%s", name);
-        return theme_load_file(t, name, err);
+    /* A name is never a path: no "../", no absolute file through a name. */
+    if (!theme_name_ok(name)) {
+        error_set(err, EXIT_USAGE,
+                  "a theme name is a word (a-z, 0-9, '-', '_'); give a file with "
+                  "--theme-file FILE, :theme-file FILE or theme-file: in a context");
+        return -1;
     }
     char dirs[6][PATH_MAX];
     int nd = 0;
@@ -487,6 +500,6 @@ int theme_find(struct theme *t, const char *name, char *found_path, size_t n,
     }
     error_set(err, EXIT_USAGE,
               "theme '%s' not found (built in: default; files: light, high-contrast, "
-              "colorblind, mono, or a path to a .yaml file)", name);
+              "colorblind, mono; a file of your own: --theme-file FILE)", name);
     return -1;
 }

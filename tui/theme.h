@@ -19,7 +19,9 @@
  * underline, dim) apply in colour; mono (default: attrs) applies without
  * colour. A role a user file leaves out inherits the built-in default.
  *
- * Errors name file:line:column and use exit class EXIT_USAGE.
+ * Errors name file:line:column and use exit class EXIT_USAGE. They never
+ * quote a line of the file: a key or value is named only when it is a short
+ * plain word (util_msg_word), since the file may be anything.
  * Ownership: plain values, no heap. Not thread-safe (UI thread).
  */
 #ifndef CATALYST_THEME_H
@@ -56,15 +58,22 @@ void theme_builtin(struct theme *t);
 /* Parse YAML text; `file` names it in errors. Returns 0 or -1 with err set. */
 int theme_load_string(struct theme *t, const char *yaml, size_t len, const char *file,
                       struct error *err);
-int theme_load_file(struct theme *t, const char *path, struct error *err);
 /*
- * --theme NAME|FILE: a value with '/' or ending in ".yaml" is a file; a name
- * is searched in $CATALYST_TUI_THEMES, ./themes, <exe dir>/themes,
- * <exe dir>/../share/catalyst-tui/themes, /usr/local/share/catalyst-tui/themes
- * and /usr/share/catalyst-tui/themes. NULL, "" or an unfound "default" give
- * the built-in default. found_path (may be NULL) receives the file used.
+ * --theme-file FILE: the file as given (a symlink is followed, its target
+ * must be a regular file: a FIFO or a device is refused, never read).
  */
-int theme_find(struct theme *t, const char *name_or_file, char *found_path, size_t n,
+int theme_load_file(struct theme *t, const char *path, struct error *err);
+/* A theme name: ^[a-z0-9][a-z0-9_-]*$, shorter than 64. */
+bool theme_name_ok(const char *name);
+/*
+ * --theme NAME: a name only (theme_name_ok; a path is refused: files come
+ * through --theme-file), searched as NAME.yaml in $CATALYST_TUI_THEMES,
+ * ./themes, <exe dir>/themes, <exe dir>/../share/catalyst-tui/themes,
+ * /usr/local/share/catalyst-tui/themes and /usr/share/catalyst-tui/themes.
+ * NULL, "" or an unfound "default" give the built-in default. found_path
+ * (may be NULL) receives the file used.
+ */
+int theme_find(struct theme *t, const char *name, char *found_path, size_t n,
                struct error *err);
 
 const char *theme_role_name(enum role r);

@@ -979,19 +979,20 @@ static void render(struct ui *ui)
 
 static const char *const commands[] = {
     "dashboard", "jobs", "dag", "timeline", "tree", "cutover", "job", "filter",
-    "theme", "retry", "ctx", "refresh", "help", "quit",
+    "theme", "theme-file", "retry", "ctx", "refresh", "help", "quit",
 };
 static const char *const theme_names[] = {
     "default", "light", "high-contrast", "colorblind", "mono",
 };
 static const char *const cutover_args[] = {"start"};
 
-static void apply_theme(struct ui *ui, const char *name)
+/* ":theme NAME" looks a name up; ":theme-file FILE" reads that file (theme.h). */
+static void apply_theme(struct ui *ui, const char *name, bool file)
 {
     struct theme t;
     struct error err;
     error_clear(&err);
-    if (theme_find(&t, name, NULL, 0, &err) != 0) {
+    if ((file ? theme_load_file(&t, name, &err) : theme_find(&t, name, NULL, 0, &err)) != 0) {
         char buf[1400];
         ui_error(ui, "theme: %s", error_format(&err, buf, sizeof(buf)));
         return;
@@ -1051,7 +1052,12 @@ static void run_command(struct ui *ui, const char *line)
             ui_message(ui, "theme %s (default light high-contrast colorblind mono)",
                        ui->theme.name);
         else
-            apply_theme(ui, arg);
+            apply_theme(ui, arg, false);
+    } else if (!strcmp(word, "theme-file")) {
+        if (!arg[0])
+            ui_error(ui, "usage: theme-file FILE");
+        else
+            apply_theme(ui, arg, true);
     } else if (!strcmp(word, "retry")) {
         if (!arg[0])
             ui_error(ui, "usage: retry JOB");
@@ -1477,7 +1483,8 @@ int ui_run(struct source **srcp, const struct ui_options *opt, struct error *err
     cmdline_init(&ui->filter);
     cmdline_init(&ui->dlg_input);
     /* A bad theme is a usage error, reported before the screen changes. */
-    if (theme_find(&ui->theme, opt->theme, NULL, 0, err) != 0) {
+    if ((opt->theme_file ? theme_load_file(&ui->theme, opt->theme_file, err)
+                         : theme_find(&ui->theme, opt->theme, NULL, 0, err)) != 0) {
         ui_free(ui);
         return err->code ? err->code : EXIT_USAGE;
     }
@@ -1489,7 +1496,7 @@ int ui_run(struct source **srcp, const struct ui_options *opt, struct error *err
     }
     ui->wake[0] = g_wake_pipe[0];
     ui->wake[1] = g_wake_pipe[1];
-    struct term_options to = {opt->color, opt->ascii};
+    struct term_options to = {opt->color, opt->ascii, opt->console_log};
     if (term_init(&to, &ui->ti, err) != 0) {
         ui_free(ui);
         return err->code ? err->code : EXIT_USAGE;

@@ -25,9 +25,11 @@ enum ui_end {
 };
 
 struct ui_options {
-    const char *theme;        /* name or file, NULL => default */
+    const char *theme;        /* a theme name, NULL => default */
+    const char *theme_file;   /* --theme-file: wins over theme when set */
     int color;                /* 0 auto, 1 never, 2 always */
     bool ascii;               /* force the ASCII glyph ladder */
+    const char *console_log;  /* where stderr goes while the screen is up (term.h) */
     bool read_only;
     const char *initial_view; /* "dashboard" or "job:<name>" ... */
     int refresh_s;            /* for the status bar ("every 2s") */

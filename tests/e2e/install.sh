@@ -49,7 +49,7 @@ fi
 D=$E2E_TMP/state
 for t in default light high-contrast colorblind mono; do
     CATALYST_TUI_NOW=$E2E_NOW XDG_CONFIG_HOME=$E2E_TMP/config timeout 30 \
-        "$P/bin/catalyst-tui" --once --theme "$P/share/catalyst-tui/themes/$t.yaml" \
+        "$P/bin/catalyst-tui" --once --theme-file "$P/share/catalyst-tui/themes/$t.yaml" \
         --state-dir "$D" >/dev/null 2>"$E2E_TMP/err" ||
         { e2e_fail "installed theme $t.yaml refused:"; cat "$E2E_TMP/err"; }
 done
