@@ -9,9 +9,11 @@
 #include <cjson/cJSON.h>
 #include <microhttpd.h>
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -31,6 +33,10 @@
 
 #define PARAM_MAX 512
 #define SSE_BLOCK (16 * 1024)
+#define SSE_SNDBUF (64 * 1024)  /* kernel send buffer of a stream: the bound on a slow reader */
+/* libmicrohttpd's hard limits: twice ours and a little, room for evicted connections closing. */
+#define HARD_LIMIT(n) (2 * (n) + 16)
+#define HOST_MAX 256
 
 /* Cached bodies of one snapshot generation. */
 enum slot {
@@ -43,12 +49,44 @@ enum slot {
     SLOT_COUNT = SLOT_JOBS + 10
 };
 
+struct shared;
+
 struct cache {
     uint64_t gen;
     bool valid;
-    struct MHD_Response *resp[SLOT_COUNT];
-    char etag[SLOT_COUNT][48];
+    struct shared *body[SLOT_COUNT];
     uint64_t evseq[SLOT_COUNT]; /* deployment slots: event log position when encoded */
+};
+
+/*
+ * A response body shared by every request of one snapshot generation; the
+ * cache and each queued response hold a reference.
+ */
+struct shared {
+    atomic_int refs;
+    size_t len;
+    char etag[48];
+    char buf[];
+};
+
+/* Where a connection is: what decides its deadline and whether it may be evicted. */
+enum conn_state {
+    C_WAITING,                 /* no complete request yet (head or body still due) */
+    C_BUSY,                    /* a whole request is in: being answered */
+    C_STREAM                   /* answering with an event stream */
+};
+
+/* One accepted connection; guarded by server.conn_mu, freed when libmicrohttpd closes it. */
+struct conn {
+    struct conn *prev, *next;
+    int fd;
+    int family;                /* AF_INET, AF_INET6 or AF_UNIX */
+    unsigned char ip[16];      /* peer address (v4 in the first 4 bytes) */
+    enum conn_state state;
+    int64_t since;             /* mono ms when state was entered */
+    bool evicted;              /* shut down by us, libmicrohttpd closes it next */
+    atomic_bool in_read;       /* a stream's reader is producing (not stuck on the client) */
+    _Atomic int64_t pulled;    /* mono ms when the stream's reader last returned */
 };
 
 struct server {
@@ -60,16 +98,26 @@ struct server {
     char *token;
     size_t token_len;
     int port;
-    /* Listening on an AF_UNIX path (unix_path) instead of TCP: removed at stop. */
-    char *unix_path;
-    dev_t unix_dev;
-    ino_t unix_ino;
     pthread_t feeder;
     bool feeder_started;
     atomic_bool stopping;
     atomic_int inflight;
     pthread_mutex_t mu;        /* guards cache */
     struct cache cache;
+    char **allow;              /* extra Host names: the listen host, then --allow-host */
+    size_t n_allow, allow_from; /* allow[allow_from..] came from --allow-host */
+    pthread_mutex_t conn_mu;   /* guards the connection list and its counts */
+    pthread_cond_t reaper_cv;
+    struct conn *conns;        /* oldest first */
+    struct conn *conns_tail;
+    unsigned n_conns, n_streams, n_evicted;
+    unsigned stream_cap, per_ip_stream_cap;
+    pthread_t reaper;
+    bool reaper_started;
+    /* Listening on an AF_UNIX path (unix_path) instead of TCP: removed at stop. */
+    char *unix_path;
+    dev_t unix_dev;
+    ino_t unix_ino;
 };
 
 enum route_id {
@@ -111,10 +159,40 @@ static const struct route routes[] = {
 
 /* Per-request state, from the first call of the access handler to completion. */
 struct req {
-    char head[START_BODY_MAX]; /* the body's first bytes (only the cutover start reads them) */
     size_t body;               /* bytes of request body seen (and dropped) */
+    char head[START_BODY_MAX]; /* the body's first bytes (only the cutover start reads them) */
     bool too_large;
     bool answered;
+};
+
+struct sse;
+
+/* What a handler answers: queued to libmicrohttpd, or handed back by server_handle. */
+struct answer {
+    unsigned status;
+    char *body;                /* owned (malloc), or NULL */
+    size_t len;
+    struct shared *shared;     /* else a cached body: one reference held */
+    const char *ctype;
+    char etag[48];             /* "" none */
+    const char *allow;         /* Allow header, or NULL */
+    bool close;                /* Connection: close */
+    struct sse *sse;           /* an event stream instead of a body */
+};
+
+/* One request as the checks and handlers see it, over libmicrohttpd or from server_handle. */
+struct hreq {
+    struct server *srv;
+    struct MHD_Connection *mc; /* NULL under server_handle */
+    const struct server_header *hdrs; /* server_handle's headers and decoded query */
+    size_t n_hdrs;
+    const struct server_header *args;
+    size_t n_args;
+    struct conn *conn;         /* NULL when not tracked */
+    int fd;
+    bool unix_peer;
+    bool answered;
+    struct answer a;
 };
 
 /* ---------------------------------------------------------------- helpers */
@@ -134,11 +212,106 @@ void server_etag(const char *body, size_t len, char *out, size_t n)
     snprintf(out, n, "\"%016llx%016llx\"", (unsigned long long)h1, (unsigned long long)h2);
 }
 
-/* If-None-Match holds our tag (weak comparison, as RFC 9110 says for this header). */
-static bool etag_matches(struct MHD_Connection *c, const char *etag)
+/* A header or query argument of the request (the first one), NULL when absent. */
+static const char *req_value(const struct hreq *q, enum MHD_ValueKind kind, const char *key)
 {
-    const char *inm = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-                                                  MHD_HTTP_HEADER_IF_NONE_MATCH);
+    if (q->mc)
+        return MHD_lookup_connection_value(q->mc, kind, key);
+    bool hdr = kind == MHD_HEADER_KIND;
+    const struct server_header *v = hdr ? q->hdrs : q->args;
+    size_t n = hdr ? q->n_hdrs : q->n_args;
+    for (size_t i = 0; i < n; i++)
+        if (hdr ? strcasecmp(v[i].name, key) == 0 : strcmp(v[i].name, key) == 0)
+            return v[i].value;
+    return NULL;
+}
+
+/* Every header line of the request, duplicates included. */
+static void req_each_header(const struct hreq *q, MHD_KeyValueIterator it, void *cls)
+{
+    if (q->mc) {
+        MHD_get_connection_values(q->mc, MHD_HEADER_KIND, it, cls);
+        return;
+    }
+    for (size_t i = 0; i < q->n_hdrs; i++)
+        if (it(cls, MHD_HEADER_KIND, q->hdrs[i].name, q->hdrs[i].value) != MHD_YES)
+            break;
+}
+
+static void shared_unref(void *p)
+{
+    struct shared *b = p;
+    if (b && atomic_fetch_sub(&b->refs, 1) == 1)
+        free(b);
+}
+
+static struct shared *shared_from(const struct strbuf *sb)
+{
+    struct shared *b = malloc(sizeof(*b) + sb->len + 1);
+    if (!b)
+        return NULL;
+    atomic_init(&b->refs, 1);
+    b->len = sb->len;
+    memcpy(b->buf, sb->buf, sb->len);
+    b->buf[sb->len] = '\0';
+    server_etag(b->buf, b->len, b->etag, sizeof(b->etag));
+    return b;
+}
+
+static void answer_free(struct answer *a);
+
+/* Takes body (from sb_take, may be NULL for an empty one). */
+static enum MHD_Result answer_with(struct hreq *c, unsigned status, char *body, size_t len,
+                                   const char *ctype)
+{
+    answer_free(&c->a);
+    c->a.status = status;
+    c->a.body = body;
+    c->a.len = body ? len : 0;
+    c->a.ctype = ctype;
+    c->answered = true;
+    return MHD_YES;
+}
+
+static enum MHD_Result reply_sb(struct hreq *c, unsigned status, struct strbuf *sb,
+                                const char *ctype)
+{
+    if (sb->oom) {
+        sb_fini(sb);
+        return MHD_NO;
+    }
+    size_t len = sb->len;
+    return answer_with(c, status, sb_take(sb), len, ctype);
+}
+
+static enum MHD_Result reply_error(struct hreq *c, unsigned status, const char *code,
+                                   const char *detail)
+{
+    struct strbuf sb;
+    sb_init(&sb);
+    wire_encode_error(&sb, code, detail);
+    return reply_sb(c, status, &sb, "application/json");
+}
+
+static enum MHD_Result reply_text(struct hreq *c, unsigned status, const char *text)
+{
+    struct strbuf sb;
+    sb_init(&sb);
+    sb_puts(&sb, text);
+    return reply_sb(c, status, &sb, "text/plain; charset=utf-8");
+}
+
+static enum MHD_Result reply_304(struct hreq *c, const char *etag)
+{
+    answer_with(c, MHD_HTTP_NOT_MODIFIED, NULL, 0, NULL);
+    snprintf(c->a.etag, sizeof(c->a.etag), "%s", etag);
+    return MHD_YES;
+}
+
+/* If-None-Match holds our tag (weak comparison, as RFC 9110 says for this header). */
+static bool etag_matches(const struct hreq *c, const char *etag)
+{
+    const char *inm = req_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
     if (!inm)
         return false;
     size_t el = strlen(etag);
@@ -164,70 +337,8 @@ static bool etag_matches(struct MHD_Connection *c, const char *etag)
     return false;
 }
 
-static enum MHD_Result queue(struct MHD_Connection *c, unsigned status, struct MHD_Response *r)
-{
-    if (!r)
-        return MHD_NO;
-    enum MHD_Result ret = MHD_queue_response(c, status, r);
-    MHD_destroy_response(r);
-    return ret;
-}
-
-/* A response owning body (from sb_take), with Content-Type. */
-static struct MHD_Response *make_response(char *body, size_t len, const char *ctype)
-{
-    struct MHD_Response *r = body ? MHD_create_response_from_buffer(len, body,
-                                                                    MHD_RESPMEM_MUST_FREE)
-                                  : MHD_create_response_from_buffer(0, empty_body,
-                                                                    MHD_RESPMEM_PERSISTENT);
-    if (!r) {
-        free(body);
-        return NULL;
-    }
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
-    return r;
-}
-
-static enum MHD_Result reply_sb(struct MHD_Connection *c, unsigned status, struct strbuf *sb,
-                                const char *ctype)
-{
-    if (sb->oom) {
-        sb_fini(sb);
-        return MHD_NO;
-    }
-    size_t len = sb->len;
-    return queue(c, status, make_response(sb_take(sb), len, ctype));
-}
-
-static enum MHD_Result reply_error(struct MHD_Connection *c, unsigned status, const char *code,
-                                   const char *detail)
-{
-    struct strbuf sb;
-    sb_init(&sb);
-    wire_encode_error(&sb, code, detail);
-    return reply_sb(c, status, &sb, "application/json");
-}
-
-static enum MHD_Result reply_text(struct MHD_Connection *c, unsigned status, const char *text)
-{
-    struct strbuf sb;
-    sb_init(&sb);
-    sb_puts(&sb, text);
-    return reply_sb(c, status, &sb, "text/plain; charset=utf-8");
-}
-
-static enum MHD_Result reply_304(struct MHD_Connection *c, const char *etag)
-{
-    struct MHD_Response *r = MHD_create_response_from_buffer(0, empty_body,
-                                                             MHD_RESPMEM_PERSISTENT);
-    if (!r)
-        return MHD_NO;
-    MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, etag);
-    return queue(c, MHD_HTTP_NOT_MODIFIED, r);
-}
-
 /* 200 JSON with an ETag, or 304 when the client already has it. */
-static enum MHD_Result reply_json_etag(struct MHD_Connection *c, struct strbuf *sb)
+static enum MHD_Result reply_json_etag(struct hreq *c, struct strbuf *sb)
 {
     if (sb->oom || !sb->buf) {
         sb_fini(sb);
@@ -240,11 +351,23 @@ static enum MHD_Result reply_json_etag(struct MHD_Connection *c, struct strbuf *
         return reply_304(c, etag);
     }
     size_t len = sb->len;
-    struct MHD_Response *r = make_response(sb_take(sb), len, "application/json");
-    if (!r)
-        return MHD_NO;
-    MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, etag);
-    return queue(c, MHD_HTTP_OK, r);
+    answer_with(c, MHD_HTTP_OK, sb_take(sb), len, "application/json");
+    memcpy(c->a.etag, etag, sizeof(etag));
+    return MHD_YES;
+}
+
+/* A cached body (the answer takes the reference given), 304 when the client has it. */
+static enum MHD_Result reply_shared(struct hreq *c, struct shared *b)
+{
+    if (etag_matches(c, b->etag)) {
+        reply_304(c, b->etag);
+        shared_unref(b);
+        return MHD_YES;
+    }
+    answer_with(c, MHD_HTTP_OK, NULL, 0, "application/json");
+    c->a.shared = b;
+    memcpy(c->a.etag, b->etag, sizeof(b->etag));
+    return MHD_YES;
 }
 
 /*
@@ -469,41 +592,30 @@ static void encode_slot(const struct snapshot *s, int slot, size_t n_events, str
 static void cache_reset(struct cache *c, uint64_t gen)
 {
     for (int i = 0; i < SLOT_COUNT; i++) {
-        if (c->resp[i])
-            MHD_destroy_response(c->resp[i]); /* queued copies keep their own reference */
-        c->resp[i] = NULL;
-        c->etag[i][0] = '\0';
+        shared_unref(c->body[i]); /* queued answers keep their own reference */
+        c->body[i] = NULL;
     }
     c->gen = gen;
     c->valid = true;
 }
 
-static struct MHD_Response *body_response(const struct snapshot *s, int slot, size_t n_events,
-                                          char *etag, size_t etag_n)
+static struct shared *encode_shared(const struct snapshot *s, int slot, size_t n_events)
 {
     struct strbuf sb;
     sb_init(&sb);
     encode_slot(s, slot, n_events, &sb);
-    if (sb.oom || !sb.buf) {
-        sb_fini(&sb);
-        return NULL;
-    }
-    server_etag(sb.buf, sb.len, etag, etag_n);
-    size_t len = sb.len;
-    struct MHD_Response *r = make_response(sb_take(&sb), len, "application/json");
-    if (r)
-        MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, etag);
-    return r;
+    struct shared *b = (sb.oom || !sb.buf) ? NULL : shared_from(&sb);
+    sb_fini(&sb);
+    return b;
 }
 
 /*
- * Serves a cacheable body: encoded once per snapshot generation and queued to
- * every request of that generation (libmicrohttpd responses are refcounted).
+ * Serves a cacheable body: encoded once per snapshot generation and shared
+ * by every request of that generation (each answer holds a reference).
  */
-static enum MHD_Result reply_cached(struct server *srv, struct MHD_Connection *c,
+static enum MHD_Result reply_cached(struct server *srv, struct hreq *c,
                                     const struct snapshot *s, int slot)
 {
-    enum MHD_Result ret;
     bool dep_slot = slot == SLOT_DEPLOYMENT || slot == SLOT_DEPLOYMENTS;
     uint64_t evseq = dep_slot ? events_deploy_next(srv->ev) : 0;
     size_t n_events = dep_slot ? events_deploy_count(srv->ev) : 0;
@@ -514,38 +626,27 @@ static enum MHD_Result reply_cached(struct server *srv, struct MHD_Connection *c
     if (s->generation < k->gen) {
         /* An older snapshot than the cache: serve it uncached. */
         pthread_mutex_unlock(&srv->mu);
-        char etag[48];
-        struct MHD_Response *r = body_response(s, slot, n_events, etag, sizeof(etag));
-        if (!r)
+        struct shared *b = encode_shared(s, slot, n_events);
+        if (!b)
             return reply_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out-of-memory", NULL);
-        if (etag_matches(c, etag)) {
-            MHD_destroy_response(r);
-            return reply_304(c, etag);
-        }
-        return queue(c, MHD_HTTP_OK, r);
+        return reply_shared(c, b);
     }
-    if (k->resp[slot] && k->evseq[slot] != evseq) {
+    if (k->body[slot] && k->evseq[slot] != evseq) {
         /* The event log grew: numEvents changed though the snapshot did not. */
-        MHD_destroy_response(k->resp[slot]);
-        k->resp[slot] = NULL;
+        shared_unref(k->body[slot]);
+        k->body[slot] = NULL;
     }
-    if (!k->resp[slot]) {
-        k->resp[slot] = body_response(s, slot, n_events, k->etag[slot], sizeof(k->etag[slot]));
+    if (!k->body[slot]) {
+        k->body[slot] = encode_shared(s, slot, n_events);
         k->evseq[slot] = evseq;
     }
-    if (!k->resp[slot]) {
-        pthread_mutex_unlock(&srv->mu);
-        return reply_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out-of-memory", NULL);
-    }
-    if (etag_matches(c, k->etag[slot])) {
-        char etag[48];
-        memcpy(etag, k->etag[slot], sizeof(etag));
-        pthread_mutex_unlock(&srv->mu);
-        return reply_304(c, etag);
-    }
-    ret = MHD_queue_response(c, MHD_HTTP_OK, k->resp[slot]);
+    struct shared *b = k->body[slot];
+    if (b)
+        atomic_fetch_add(&b->refs, 1);
     pthread_mutex_unlock(&srv->mu);
-    return ret;
+    if (!b)
+        return reply_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out-of-memory", NULL);
+    return reply_shared(c, b);
 }
 
 /* ---------------------------------------------------------------- SSE */
@@ -561,6 +662,7 @@ struct sse {
     bool replayed;             /* cutover: replay and status frame written */
     bool final;                /* close once out is flushed */
     int fd;
+    struct conn *conn;         /* NULL when untracked; outlives the reader (see conn) */
 };
 
 static bool peer_gone(int fd)
@@ -615,10 +717,20 @@ static void sse_fill_cutover(struct sse *x)
         x->final = true;
 }
 
-static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max)
+/* Appends what the stream has to say now; false when it has ended. */
+static bool sse_fill(struct sse *x)
 {
-    (void)pos;
-    struct sse *x = cls;
+    if (x->final || atomic_load(&x->srv->stopping) || events_is_shutdown(x->srv->ev))
+        return false;
+    if (x->kind == SSE_LOGS)
+        sse_fill_logs(x);
+    else
+        sse_fill_cutover(x);
+    return true;
+}
+
+static ssize_t sse_read_inner(struct sse *x, char *buf, size_t max)
+{
     for (;;) {
         if (x->off < x->out.len) {
             size_t n = x->out.len - x->off;
@@ -630,22 +742,40 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max)
         }
         sb_reset(&x->out);
         x->off = 0;
-        if (x->final || atomic_load(&x->srv->stopping) || events_is_shutdown(x->srv->ev))
+        if (!sse_fill(x))
             return MHD_CONTENT_READER_END_OF_STREAM;
-        if (x->kind == SSE_LOGS)
-            sse_fill_logs(x);
-        else
-            sse_fill_cutover(x);
         if (x->out.oom)
             return MHD_CONTENT_READER_END_WITH_ERROR;
         if (x->out.len || x->final)
             continue;
-        /* Nothing new: sleep on the event log; wake each second to see if the peer left. */
+        /*
+         * Nothing new: sleep on the event log; wake five times a second to see
+         * if the peer left or we evicted it (its slot is wanted).
+         */
         if (!events_wait(x->srv->ev, x->kind == SSE_LOGS ? x->dcur : UINT64_MAX,
-                         x->kind == SSE_CUTOVER ? x->ccur : UINT64_MAX, 1000) &&
+                         x->kind == SSE_CUTOVER ? x->ccur : UINT64_MAX, 200) &&
             peer_gone(x->fd))
             return MHD_CONTENT_READER_END_WITH_ERROR;
     }
+}
+
+/*
+ * libmicrohttpd calls this only when the client has taken what went before:
+ * the time since the last return, outside a call, is how long the client has
+ * left our bytes unread (the reaper drops it past stream_stall_s).
+ */
+static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)pos;
+    struct sse *x = cls;
+    if (x->conn)
+        atomic_store(&x->conn->in_read, true);
+    ssize_t n = sse_read_inner(x, buf, max);
+    if (x->conn) {
+        atomic_store(&x->conn->pulled, mono_ms());
+        atomic_store(&x->conn->in_read, false);
+    }
+    return n;
 }
 
 static void sse_free(void *cls)
@@ -655,7 +785,9 @@ static void sse_free(void *cls)
     free(x);
 }
 
-static enum MHD_Result reply_sse(struct server *srv, struct MHD_Connection *c, enum sse_kind k)
+static void conn_stream_begin(struct server *srv, struct conn *cn);
+
+static enum MHD_Result reply_sse(struct server *srv, struct hreq *c, enum sse_kind k)
 {
     struct sse *x = calloc(1, sizeof(*x));
     if (!x)
@@ -665,22 +797,77 @@ static enum MHD_Result reply_sse(struct server *srv, struct MHD_Connection *c, e
     sb_init(&x->out);
     x->dcur = events_deploy_first(srv->ev);
     x->ccur = events_cutover_first(srv->ev);
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
-    x->fd = ci ? ci->connect_fd : -1;
-    struct MHD_Response *r =
-        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, SSE_BLOCK, sse_read, x, sse_free);
-    if (!r) {
-        sse_free(x);
-        return MHD_NO;
+    x->fd = c->fd;
+    x->conn = c->conn;
+    answer_with(c, MHD_HTTP_OK, NULL, 0, "text/event-stream");
+    c->a.sse = x;
+    if (c->mc) {
+        /* A stream may stay quiet for long: no idle timeout, the reaper watches it. */
+        MHD_set_connection_option(c->mc, MHD_CONNECTION_OPTION_TIMEOUT, 0u);
+        if (c->fd >= 0 && !c->unix_peer) {
+            /* A small send buffer: a client that stops reading shows up soon. */
+            int sz = SSE_SNDBUF;
+            setsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+        }
+        if (c->conn)
+            conn_stream_begin(srv, c->conn);
     }
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
-    MHD_add_response_header(r, "X-Accel-Buffering", "no");
-    /* Connection: libmicrohttpd owns it (keep-alive is HTTP/1.1's default). */
-    /* A stream may stay quiet for long: no idle timeout for it. */
-    MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT, 0u);
-    return queue(c, MHD_HTTP_OK, r);
+    return MHD_YES;
+}
+
+static void answer_free(struct answer *a)
+{
+    free(a->body);
+    shared_unref(a->shared);
+    if (a->sse)
+        sse_free(a->sse);
+    memset(a, 0, sizeof(*a));
+}
+
+/* Queues the answer to libmicrohttpd (and lets go of it). */
+static enum MHD_Result send_answer(struct hreq *c)
+{
+    struct answer *a = &c->a;
+    struct MHD_Response *r;
+    if (a->sse) {
+        r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, SSE_BLOCK, sse_read, a->sse,
+                                              sse_free);
+        if (r)
+            a->sse = NULL;
+    } else if (a->shared) {
+        r = MHD_create_response_from_buffer_with_free_callback_cls(
+            a->shared->len, a->shared->buf, shared_unref, a->shared);
+        if (r)
+            a->shared = NULL;
+    } else if (a->body) {
+        r = MHD_create_response_from_buffer(a->len, a->body, MHD_RESPMEM_MUST_FREE);
+        if (r)
+            a->body = NULL;
+    } else {
+        r = MHD_create_response_from_buffer(0, empty_body, MHD_RESPMEM_PERSISTENT);
+    }
+    unsigned status = a->status;
+    if (r) {
+        if (a->ctype)
+            MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, a->ctype);
+        if (a->etag[0])
+            MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, a->etag);
+        if (a->allow)
+            MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, a->allow);
+        if (a->close)
+            MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+        if (a->ctype && strcmp(a->ctype, "text/event-stream") == 0) {
+            MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+            MHD_add_response_header(r, "X-Accel-Buffering", "no");
+            /* Connection: libmicrohttpd owns it (keep-alive is HTTP/1.1's default). */
+        }
+    }
+    answer_free(a);
+    if (!r)
+        return MHD_NO;
+    enum MHD_Result ret = MHD_queue_response(c->mc, status, r);
+    MHD_destroy_response(r);
+    return ret;
 }
 
 /* ------------------------------------------------------------- handlers */
@@ -691,9 +878,9 @@ static bool deployment_known(const struct snapshot *s, const char *id)
 }
 
 /* Unset or unparsable => dflt (as upstream's strconv fallback); the engine clamps. */
-static int64_t query_int(struct MHD_Connection *c, const char *key, int64_t dflt)
+static int64_t query_int(struct hreq *c, const char *key, int64_t dflt)
 {
-    const char *v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, key);
+    const char *v = req_value(c, MHD_GET_ARGUMENT_KIND, key);
     if (!v || !*v)
         return dflt;
     char *end;
@@ -704,11 +891,11 @@ static int64_t query_int(struct MHD_Connection *c, const char *key, int64_t dflt
     return x;
 }
 
-static enum MHD_Result h_jobs(struct server *srv, struct MHD_Connection *c,
+static enum MHD_Result h_jobs(struct server *srv, struct hreq *c,
                               const struct snapshot *s)
 {
-    const char *inv = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "inventory");
-    const char *st = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "status");
+    const char *inv = req_value(c, MHD_GET_ARGUMENT_KIND, "inventory");
+    const char *st = req_value(c, MHD_GET_ARGUMENT_KIND, "status");
     bool full = inv && strcasecmp(inv, "full") == 0;
     int filter = -1;
     if (st && *st) {
@@ -732,7 +919,7 @@ static enum MHD_Result h_jobs(struct server *srv, struct MHD_Connection *c,
     return reply_cached(srv, c, s, SLOT_JOBS + (full ? 5 : 0) + filter + 1);
 }
 
-static enum MHD_Result h_job(struct MHD_Connection *c, const struct snapshot *s,
+static enum MHD_Result h_job(struct hreq *c, const struct snapshot *s,
                              const char *job_key)
 {
     int32_t i = snapshot_find_job(s, job_key);
@@ -750,7 +937,7 @@ static enum MHD_Result h_job(struct MHD_Connection *c, const struct snapshot *s,
     return reply_json_etag(c, &sb);
 }
 
-static enum MHD_Result reply_engine_error(struct MHD_Connection *c,
+static enum MHD_Result reply_engine_error(struct hreq *c,
                                           const struct engine_result *r)
 {
     unsigned status = (r->code >= 400 && r->code <= 599) ? (unsigned)r->code : 500;
@@ -758,7 +945,7 @@ static enum MHD_Result reply_engine_error(struct MHD_Connection *c,
                        r->detail[0] ? r->detail : NULL);
 }
 
-static enum MHD_Result h_retry(struct server *srv, struct MHD_Connection *c,
+static enum MHD_Result h_retry(struct server *srv, struct hreq *c,
                                const struct snapshot *s, const char *job_key)
 {
     struct engine_result r;
@@ -814,7 +1001,7 @@ static void put_checks(struct strbuf *sb, const struct preflight *p)
 }
 
 /* GET .../cutover/preflight: {"ready":bool,"checks":[...]} of the current snapshot. */
-static enum MHD_Result h_cutover_preflight(struct MHD_Connection *c, const struct snapshot *s)
+static enum MHD_Result h_cutover_preflight(struct hreq *c, const struct snapshot *s)
 {
     struct preflight pf;
     preflight_compute(s, &pf);
@@ -861,7 +1048,7 @@ static int start_force(const char *body, size_t len, size_t seen, bool *force, c
     return rc;
 }
 
-static enum MHD_Result h_cutover_start(struct server *srv, struct MHD_Connection *c,
+static enum MHD_Result h_cutover_start(struct server *srv, struct hreq *c,
                                        const struct snapshot *s, const struct req *rq)
 {
     bool was_complete = s->cutover.complete;
@@ -902,7 +1089,7 @@ static enum MHD_Result h_cutover_start(struct server *srv, struct MHD_Connection
     return reply_sb(c, MHD_HTTP_OK, &sb, "application/json");
 }
 
-static enum MHD_Result h_exec_logs(struct server *srv, struct MHD_Connection *c,
+static enum MHD_Result h_exec_logs(struct server *srv, struct hreq *c,
                                    const char *exec_id)
 {
     /* WIRE §3.6: fromLine <= 0 => 1; limit <= 0 => 500; > 5000 => 5000. */
@@ -935,7 +1122,7 @@ static enum MHD_Result h_exec_logs(struct server *srv, struct MHD_Connection *c,
     return ret;
 }
 
-static enum MHD_Result h_events(struct server *srv, struct MHD_Connection *c,
+static enum MHD_Result h_events(struct server *srv, struct hreq *c,
                                 const struct snapshot *s)
 {
     struct strbuf sb;
@@ -954,7 +1141,7 @@ static enum MHD_Result h_events(struct server *srv, struct MHD_Connection *c,
     return reply_json_etag(c, &sb);
 }
 
-static enum MHD_Result h_simple_json(struct MHD_Connection *c, struct strbuf *sb)
+static enum MHD_Result h_simple_json(struct hreq *c, struct strbuf *sb)
 {
     return reply_json_etag(c, sb);
 }
@@ -998,11 +1185,11 @@ static bool token_ok(const struct server *srv, const char *got)
     return diff == 0;
 }
 
-static bool authorized(const struct server *srv, struct MHD_Connection *c, bool is_get)
+static bool authorized(const struct server *srv, struct hreq *c, bool is_get)
 {
     if (!srv->token)
         return true;
-    const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+    const char *h = req_value(c, MHD_HEADER_KIND,
                                                 MHD_HTTP_HEADER_AUTHORIZATION);
     if (h && strncasecmp(h, "Bearer ", 7) == 0) {
         h += 7;
@@ -1014,39 +1201,238 @@ static bool authorized(const struct server *srv, struct MHD_Connection *c, bool 
      * so a token in a URL (logs, history, Referer) never authorises a change. */
     if (!is_get)
         return false;
-    const char *q = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "access_token");
+    const char *q = req_value(c, MHD_GET_ARGUMENT_KIND, "access_token");
     return q && token_ok(srv, q);
 }
 
-static enum MHD_Result reply_allow(struct MHD_Connection *c, unsigned status, bool post)
+static enum MHD_Result reply_allow(struct hreq *c, unsigned status, bool post)
 {
     struct strbuf sb;
     sb_init(&sb);
     if (status != MHD_HTTP_NO_CONTENT)
         wire_encode_error(&sb, "method-not-allowed", post ? "use POST" : "use GET");
-    size_t len = sb.len;
-    struct MHD_Response *r = make_response(sb_take(&sb), len, "application/json");
-    if (!r)
-        return MHD_NO;
-    MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, post ? "POST, OPTIONS"
-                                                          : "GET, HEAD, OPTIONS");
-    return queue(c, status, r);
+    enum MHD_Result ret = reply_sb(c, status, &sb, "application/json");
+    if (ret == MHD_YES)
+        c->a.allow = post ? "POST, OPTIONS" : "GET, HEAD, OPTIONS";
+    return ret;
 }
 
-static enum MHD_Result dispatch(struct server *srv, struct MHD_Connection *c, const char *url,
-                                const char *method, const struct req *rq)
+/* ------------------------------------------------------- browser checks */
+
+/*
+ * Splits an authority (name, name:port, [v6], [v6]:port) into a lowercase
+ * host without brackets or trailing dot, and its port ("" when none). IP
+ * literals come back in their canonical text form.
+ */
+static bool split_authority(const char *v, size_t n, char *host, char *port)
 {
-    char p[2][PARAM_MAX];
-    const struct route *rt = NULL;
-    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]) && !rt; i++)
+    const char *hs = v, *he, *ps = NULL;
+    if (n && v[0] == '[') {
+        const char *rb = memchr(v, ']', n);
+        if (!rb)
+            return false;
+        hs = v + 1;
+        he = rb;
+        if (rb + 1 < v + n) {
+            if (rb[1] != ':')
+                return false;
+            ps = rb + 2;
+        }
+    } else {
+        const char *colon = memchr(v, ':', n);
+        he = colon ? colon : v + n;
+        ps = colon ? colon + 1 : NULL;
+    }
+    size_t hl = (size_t)(he - hs);
+    size_t pl = ps ? (size_t)(v + n - ps) : 0;
+    if (!hl || hl >= HOST_MAX || pl > 5)
+        return false;
+    for (size_t i = 0; i < pl; i++)
+        if (ps[i] < '0' || ps[i] > '9')
+            return false;
+    for (size_t i = 0; i < hl; i++)
+        host[i] = (char)((hs[i] >= 'A' && hs[i] <= 'Z') ? hs[i] - 'A' + 'a' : hs[i]);
+    host[hl] = '\0';
+    if (hl > 1 && host[hl - 1] == '.')
+        host[hl - 1] = '\0';
+    memcpy(port, ps ? ps : "", pl);
+    port[pl] = '\0';
+    unsigned char ip[16];
+    char canon[INET6_ADDRSTRLEN];
+    if (inet_pton(AF_INET6, host, ip) == 1 && inet_ntop(AF_INET6, ip, canon, sizeof(canon)))
+        snprintf(host, HOST_MAX, "%s", canon);
+    return true;
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+/* localhost, *.localhost, 127.0.0.0/8, ::1 and ::ffff:127.0.0.0/104. */
+static bool loopback_name(const char *host)
+{
+    if (strcmp(host, "localhost") == 0 || ends_with(host, ".localhost"))
+        return true;
+    unsigned char ip[16];
+    if (inet_pton(AF_INET, host, ip) == 1)
+        return ip[0] == 127;
+    if (inet_pton(AF_INET6, host, ip) != 1)
+        return false;
+    static const unsigned char v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (memcmp(ip, v4mapped, 12) == 0)
+        return ip[12] == 127;
+    return memcmp(ip, in6addr_loopback.s6_addr, 16) == 0;
+}
+
+/* The local address of the connection, as text (IP literal hosts name it). */
+static bool local_address(int fd, char *out, size_t n)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    if (fd < 0 || getsockname(fd, (struct sockaddr *)&ss, &sl) < 0)
+        return false;
+    if (ss.ss_family == AF_INET)
+        return inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, out, (socklen_t)n);
+    if (ss.ss_family != AF_INET6)
+        return false;
+    const struct in6_addr *a = &((struct sockaddr_in6 *)&ss)->sin6_addr;
+    if (IN6_IS_ADDR_V4MAPPED(a))
+        return inet_ntop(AF_INET, &a->s6_addr[12], out, (socklen_t)n);
+    return inet_ntop(AF_INET6, a, out, (socklen_t)n);
+}
+
+/* host is in srv->allow from index from on (the --allow-host names start at allow_from). */
+static bool in_allow_list(const struct server *srv, const char *host, size_t from)
+{
+    for (size_t i = from; i < srv->n_allow; i++)
+        if (strcmp(srv->allow[i], host) == 0)
+            return true;
+    return false;
+}
+
+/*
+ * DNS rebinding: a page on evil.example whose name now resolves to us sends
+ * "Host: evil.example". Only names that are ours pass. A browser always sends
+ * Host, so none (HTTP/1.0) is no rebinding; Unix-socket peers are no browser.
+ */
+static bool host_ok(const struct hreq *q)
+{
+    if (q->unix_peer)
+        return true;
+    const char *v = req_value(q, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+    if (!v)
+        return true;
+    char host[HOST_MAX], port[8];
+    if (!split_authority(v, strlen(v), host, port))
+        return false;
+    if (loopback_name(host) || in_allow_list(q->srv, host, 0))
+        return true;
+    /* An IP literal of the address the client reached cannot be a rebound name. */
+    char local[INET6_ADDRSTRLEN];
+    return local_address(q->fd, local, sizeof(local)) && strcmp(local, host) == 0;
+}
+
+static const char *default_port(const char *scheme)
+{
+    return strcmp(scheme, "https") == 0 ? "443" : "80";
+}
+
+/*
+ * A mutation from a web page: Sec-Fetch-Site says so (same-site is another
+ * origin too), or Origin names another origin than the Host asked for.
+ * Origin "null" (sandboxed frames, file: pages) is always another origin. An
+ * Origin on an --allow-host name passes (a proxy that rewrites Host).
+ */
+static const char *cross_site(const struct hreq *q)
+{
+    const char *sfs = req_value(q, MHD_HEADER_KIND, "Sec-Fetch-Site");
+    if (sfs && strcasecmp(sfs, "same-origin") != 0 && strcasecmp(sfs, "none") != 0)
+        return "Sec-Fetch-Site is not same-origin";
+    const char *o = req_value(q, MHD_HEADER_KIND, "Origin");
+    if (!o)
+        return NULL;
+    const char *sep = strstr(o, "://");
+    if (!sep || (size_t)(sep - o) > 5)
+        return "the Origin is not this server";
+    char scheme[8];
+    snprintf(scheme, sizeof(scheme), "%.*s", (int)(sep - o), o);
+    for (char *p = scheme; *p; p++)
+        *p = (char)((*p >= 'A' && *p <= 'Z') ? *p - 'A' + 'a' : *p);
+    if (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0)
+        return "the Origin is not this server";
+    const char *auth = sep + 3;
+    size_t al = strcspn(auth, "/");
+    if (auth[al] == '/' && auth[al + 1])
+        return "the Origin is not this server";
+    char oh[HOST_MAX], op[8], hh[HOST_MAX], hp[8];
+    if (!split_authority(auth, al, oh, op))
+        return "the Origin is not this server";
+    if (in_allow_list(q->srv, oh, q->srv->allow_from))
+        return NULL;
+    const char *h = req_value(q, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+    if (!h || !split_authority(h, strlen(h), hh, hp) || strcmp(oh, hh) != 0)
+        return "the Origin is not this server";
+    if (strcmp(op[0] ? op : default_port(scheme), hp[0] ? hp : default_port(scheme)) != 0)
+        return "the Origin is not this server";
+    return NULL;
+}
+
+/* application/json, parameters allowed: what no HTML form or simple fetch can send. */
+static bool json_content_type(const struct hreq *q)
+{
+    const char *v = req_value(q, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+    if (!v)
+        return false;
+    while (*v == ' ' || *v == '\t')
+        v++;
+    if (strncasecmp(v, "application/json", 16) != 0)
+        return false;
+    v += 16;
+    while (*v == ' ' || *v == '\t')
+        v++;
+    return *v == '\0' || *v == ';';
+}
+
+/* ------------------------------------------------------------- dispatch */
+
+static const struct route *find_route(const char *url, char p[2][PARAM_MAX])
+{
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
         if (route_match(routes[i].pattern, url, p))
-            rt = &routes[i];
+            return &routes[i];
+    return NULL;
+}
+
+/*
+ * Everything decided by the request head, before any body is read: Host,
+ * route, method, the browser checks, the token and read-only. Leaves the
+ * request unanswered when it may go on.
+ */
+static enum MHD_Result gate(struct server *srv, struct hreq *c, const char *url,
+                            const char *method)
+{
+    if (!host_ok(c))
+        return reply_error(c, MHD_HTTP_MISDIRECTED_REQUEST, "misdirected-request",
+                           "the Host header names no address of this server "
+                           "(serve --allow-host NAME adds one)");
+    char p[2][PARAM_MAX];
+    const struct route *rt = find_route(url, p);
     if (!rt)
         return reply_error(c, MHD_HTTP_NOT_FOUND, "not-found", NULL);
     if (strcmp(method, "OPTIONS") == 0)
         return reply_allow(c, MHD_HTTP_NO_CONTENT, rt->post);
     bool is_get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
     bool is_post = strcmp(method, "POST") == 0;
+    if (rt->post && is_post) {
+        const char *why = cross_site(c);
+        if (why)
+            return reply_error(c, MHD_HTTP_FORBIDDEN, "cross-site-request", why);
+        if (!json_content_type(c))
+            return reply_error(c, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type",
+                               "send Content-Type: application/json");
+    }
     if (!rt->public_ && !authorized(srv, c, is_get))
         return reply_error(c, MHD_HTTP_UNAUTHORIZED, "unauthenticated", NULL);
     if (rt->post ? !is_post : !is_get)
@@ -1054,7 +1440,17 @@ static enum MHD_Result dispatch(struct server *srv, struct MHD_Connection *c, co
     if (rt->post && srv->o.read_only)
         return reply_error(c, MHD_HTTP_FORBIDDEN, "read-only",
                            "this server runs --read-only");
+    return MHD_YES;
+}
 
+/* The handler of a request that passed gate and whose body is in. */
+static enum MHD_Result dispatch(struct server *srv, struct hreq *c, const char *url,
+                                const struct req *rq)
+{
+    char p[2][PARAM_MAX];
+    const struct route *rt = find_route(url, p);
+    if (!rt)
+        return reply_error(c, MHD_HTTP_NOT_FOUND, "not-found", NULL);
     struct strbuf sb;
     sb_init(&sb);
     switch (rt->id) {
@@ -1152,24 +1548,273 @@ static enum MHD_Result scan_framing(void *cls, enum MHD_ValueKind kind, const ch
 }
 
 /*
- * 400 and the connection closed: with two answers to "where does this body
- * end" a proxy in front of us may pick the other one and smuggle a request.
+ * The request head is in: its size, its framing, a declared body size, then
+ * gate. Answers (and the body is never read) or leaves it to go on.
  */
-static enum MHD_Result reply_ambiguous_framing(struct MHD_Connection *c)
+static enum MHD_Result head_stage(struct server *srv, struct hreq *c, const char *url,
+                                  const char *method)
 {
-    struct strbuf sb;
-    sb_init(&sb);
-    wire_encode_error(&sb, "bad-request", "ambiguous request body length");
-    if (sb.oom) {
-        sb_fini(&sb);
-        return MHD_NO;
+    /*
+     * libmicrohttpd's pool is twice max_header so that it can still answer;
+     * the limit itself is ours, with a JSON body like every other error.
+     */
+    size_t head = strlen(url) + strlen(method) + 12;
+    req_each_header(c, add_header_size, &head);
+    if (head > srv->o.max_header)
+        return reply_error(c, MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE,
+                           "request-header-too-large", NULL);
+    struct framing fr = {0};
+    req_each_header(c, scan_framing, &fr);
+    if (fr.lengths_differ || (fr.n_length && fr.chunked)) {
+        /*
+         * 400 and the connection closed: with two answers to "where does this
+         * body end" a proxy in front of us may pick the other one and smuggle
+         * a request.
+         */
+        enum MHD_Result ret = reply_error(c, MHD_HTTP_BAD_REQUEST, "bad-request",
+                                          "ambiguous request body length");
+        c->a.close = true;
+        return ret;
     }
-    size_t len = sb.len;
-    struct MHD_Response *r = make_response(sb_take(&sb), len, "application/json");
-    if (!r)
-        return MHD_NO;
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
-    return queue(c, MHD_HTTP_BAD_REQUEST, r);
+    /* Refuse a declared oversized body before reading any of it. */
+    const char *cl = fr.length;
+    if (cl && strtoull(cl, NULL, 10) > srv->o.max_body)
+        return reply_error(c, MHD_HTTP_CONTENT_TOO_LARGE, "request-too-large", NULL);
+    return gate(srv, c, url, method);
+}
+
+/* ------------------------------------------------------ connection limits */
+
+static void conn_evict(struct server *srv, struct conn *cn)
+{
+    /* The connection's thread wakes on the shutdown and libmicrohttpd closes it. */
+    cn->evicted = true;
+    srv->n_evicted++;
+    shutdown(cn->fd, SHUT_RDWR);
+}
+
+static bool same_peer(const struct conn *a, int family, const unsigned char *ip)
+{
+    return a->family == family && memcmp(a->ip, ip, 16) == 0;
+}
+
+/* The oldest live connection in state st (of that peer when family != 0). */
+static struct conn *oldest(struct server *srv, enum conn_state st, int family,
+                           const unsigned char *ip)
+{
+    for (struct conn *cn = srv->conns; cn; cn = cn->next)
+        if (!cn->evicted && cn->state == st && (!family || same_peer(cn, family, ip)))
+            return cn;
+    return NULL;
+}
+
+static unsigned peer_count(struct server *srv, int family, const unsigned char *ip,
+                           bool streams_only)
+{
+    unsigned n = 0;
+    for (struct conn *cn = srv->conns; cn; cn = cn->next)
+        if (!cn->evicted && same_peer(cn, family, ip) && (!streams_only || cn->state == C_STREAM))
+            n++;
+    return n;
+}
+
+static int peer_of(const struct sockaddr *sa, unsigned char ip[16])
+{
+    memset(ip, 0, 16);
+    if (!sa)
+        return 0;
+    if (sa->sa_family == AF_INET)
+        memcpy(ip, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, 4);
+    else if (sa->sa_family == AF_INET6)
+        memcpy(ip, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, 16);
+    return sa->sa_family;
+}
+
+/*
+ * A new connection, before libmicrohttpd takes it. At the limit (of the
+ * server or of the peer address) the oldest connection still waiting for its
+ * request makes room: a flood of slow or idle connections cannot lock an
+ * operator out. Refused only when every connection there is being answered.
+ */
+static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen)
+{
+    (void)addrlen;
+    struct server *srv = cls;
+    unsigned char ip[16];
+    int family = peer_of(addr, ip);
+    enum MHD_Result ok = MHD_YES;
+    pthread_mutex_lock(&srv->conn_mu);
+    if (srv->n_conns - srv->n_evicted >= srv->o.max_connections) {
+        struct conn *v = oldest(srv, C_WAITING, 0, ip);
+        if (v)
+            conn_evict(srv, v);
+        else
+            ok = MHD_NO;
+    }
+    if (ok == MHD_YES && family != AF_UNIX && family != 0 &&
+        peer_count(srv, family, ip, false) >= srv->o.max_per_ip) {
+        struct conn *v = oldest(srv, C_WAITING, family, ip);
+        if (v)
+            conn_evict(srv, v);
+        else
+            ok = MHD_NO;
+    }
+    pthread_mutex_unlock(&srv->conn_mu);
+    return ok;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    struct server *srv = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        struct conn *cn = calloc(1, sizeof(*cn));
+        *socket_context = cn;
+        if (!cn)
+            return; /* untracked: served, never evicted */
+        const union MHD_ConnectionInfo *fi =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        const union MHD_ConnectionInfo *ai =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        cn->fd = fi ? fi->connect_fd : -1;
+        cn->family = peer_of(ai ? ai->client_addr : NULL, cn->ip);
+        cn->state = C_WAITING;
+        cn->since = mono_ms();
+        atomic_init(&cn->in_read, false);
+        atomic_init(&cn->pulled, cn->since);
+        pthread_mutex_lock(&srv->conn_mu);
+        cn->prev = srv->conns_tail;
+        if (srv->conns_tail)
+            srv->conns_tail->next = cn;
+        else
+            srv->conns = cn;
+        srv->conns_tail = cn;
+        srv->n_conns++;
+        pthread_mutex_unlock(&srv->conn_mu);
+        return;
+    }
+    struct conn *cn = *socket_context;
+    if (!cn)
+        return;
+    /* Called before libmicrohttpd closes the fd: no eviction can hit a reused one. */
+    pthread_mutex_lock(&srv->conn_mu);
+    if (cn->prev)
+        cn->prev->next = cn->next;
+    else
+        srv->conns = cn->next;
+    if (cn->next)
+        cn->next->prev = cn->prev;
+    else
+        srv->conns_tail = cn->prev;
+    srv->n_conns--;
+    if (cn->evicted)
+        srv->n_evicted--;
+    if (cn->state == C_STREAM)
+        srv->n_streams--;
+    pthread_mutex_unlock(&srv->conn_mu);
+    free(cn);
+    *socket_context = NULL;
+}
+
+static void conn_set(struct server *srv, struct conn *cn, enum conn_state st)
+{
+    if (!cn)
+        return;
+    pthread_mutex_lock(&srv->conn_mu);
+    if (cn->state == C_STREAM)
+        srv->n_streams--;
+    cn->state = st;
+    cn->since = mono_ms();
+    pthread_mutex_unlock(&srv->conn_mu);
+}
+
+/*
+ * A stream takes a slot for long: streams may hold all but a reserve of the
+ * slots (overall and per peer), and past that the oldest one gives way. An
+ * EventSource reconnects by itself.
+ */
+static void conn_stream_begin(struct server *srv, struct conn *cn)
+{
+    pthread_mutex_lock(&srv->conn_mu);
+    if (srv->n_streams >= srv->stream_cap) {
+        struct conn *v = oldest(srv, C_STREAM, 0, cn->ip);
+        if (v)
+            conn_evict(srv, v);
+    }
+    if (cn->family != AF_UNIX && cn->family != 0 &&
+        peer_count(srv, cn->family, cn->ip, true) >= srv->per_ip_stream_cap) {
+        struct conn *v = oldest(srv, C_STREAM, cn->family, cn->ip);
+        if (v)
+            conn_evict(srv, v);
+    }
+    cn->state = C_STREAM;
+    cn->since = mono_ms();
+    atomic_store(&cn->pulled, cn->since);
+    srv->n_streams++;
+    pthread_mutex_unlock(&srv->conn_mu);
+}
+
+/*
+ * Every 250 ms: a connection waiting for its request past request_timeout_s
+ * (slowloris: one byte now and then resets libmicrohttpd's idle timer, not
+ * this), and a stream whose client left our bytes unread past stream_stall_s.
+ */
+static void *reaper_main(void *arg)
+{
+    struct server *srv = arg;
+    pthread_mutex_lock(&srv->conn_mu);
+    while (!atomic_load(&srv->stopping)) {
+        int64_t now = mono_ms();
+        int64_t req_ms = (int64_t)srv->o.request_timeout_s * 1000;
+        int64_t stall_ms = (int64_t)srv->o.stream_stall_s * 1000;
+        for (struct conn *cn = srv->conns; cn; cn = cn->next) {
+            if (cn->evicted)
+                continue;
+            if (cn->state == C_WAITING && now - cn->since > req_ms)
+                conn_evict(srv, cn);
+            else if (cn->state == C_STREAM && !atomic_load(&cn->in_read) &&
+                     now - atomic_load(&cn->pulled) > stall_ms)
+                conn_evict(srv, cn);
+        }
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 250L * 1000 * 1000;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&srv->reaper_cv, &srv->conn_mu, &ts);
+    }
+    pthread_mutex_unlock(&srv->conn_mu);
+    return NULL;
+}
+
+/* -------------------------------------------------------- access handler */
+
+static void hreq_mhd(struct hreq *q, struct server *srv, struct MHD_Connection *c)
+{
+    memset(q, 0, sizeof(*q));
+    q->srv = srv;
+    q->mc = c;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    q->conn = ci ? ci->socket_context : NULL;
+    const union MHD_ConnectionInfo *fi =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    q->fd = fi ? fi->connect_fd : -1;
+    const union MHD_ConnectionInfo *ai =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    q->unix_peer = ai && ai->client_addr && ai->client_addr->sa_family == AF_UNIX;
+}
+
+/* Queues the answer if there is one; MHD_NO (the connection drops) when ret says so. */
+static enum MHD_Result finish(struct hreq *q, enum MHD_Result ret)
+{
+    if (ret != MHD_YES || !q->answered) {
+        answer_free(&q->a);
+        return ret;
+    }
+    return send_answer(q);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
@@ -1180,36 +1825,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     (void)version;
     struct server *srv = cls;
     struct req *r = *con_cls;
+    struct hreq q;
     if (!r) {
         r = calloc(1, sizeof(*r));
         if (!r)
             return MHD_NO;
         *con_cls = r;
         atomic_fetch_add(&srv->inflight, 1);
-        /*
-         * libmicrohttpd's pool is twice max_header so that it can still answer;
-         * the limit itself is ours, with a JSON body like every other error.
-         */
-        size_t head = strlen(url) + strlen(method) + 12;
-        MHD_get_connection_values(c, MHD_HEADER_KIND, add_header_size, &head);
-        if (head > srv->o.max_header) {
-            r->answered = true;
-            return reply_error(c, MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE,
-                               "request-header-too-large", NULL);
-        }
-        struct framing fr = {0};
-        MHD_get_connection_values(c, MHD_HEADER_KIND, scan_framing, &fr);
-        if (fr.lengths_differ || (fr.n_length && fr.chunked)) {
-            r->answered = true;
-            return reply_ambiguous_framing(c);
-        }
-        /* Refuse a declared oversized body before reading any of it. */
-        const char *cl = fr.length;
-        if (cl && strtoull(cl, NULL, 10) > srv->o.max_body) {
-            r->answered = true;
-            return reply_error(c, MHD_HTTP_CONTENT_TOO_LARGE, "request-too-large", NULL);
-        }
-        return MHD_YES;
+        hreq_mhd(&q, srv, c);
+        enum MHD_Result ret = head_stage(srv, &q, url, method);
+        r->answered = q.answered;
+        return finish(&q, ret);
     }
     if (*upload_data_size) {
         /*
@@ -1230,15 +1856,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (r->answered)
         return MHD_YES;
     r->answered = true;
-    if (r->too_large)
-        return reply_error(c, MHD_HTTP_CONTENT_TOO_LARGE, "request-too-large", NULL);
-    return dispatch(srv, c, url, method, r);
+    hreq_mhd(&q, srv, c);
+    conn_set(srv, q.conn, C_BUSY);
+    enum MHD_Result ret = r->too_large
+                              ? reply_error(&q, MHD_HTTP_CONTENT_TOO_LARGE,
+                                            "request-too-large", NULL)
+                              : dispatch(srv, &q, url, r);
+    return finish(&q, ret);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-    (void)c;
     (void)toe;
     struct server *srv = cls;
     if (*con_cls) {
@@ -1246,6 +1875,119 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
         *con_cls = NULL;
         atomic_fetch_sub(&srv->inflight, 1);
     }
+    /* Keep-alive: the next request's time starts now. */
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    conn_set(srv, ci ? ci->socket_context : NULL, C_WAITING);
+}
+
+/* ---------------------------------------------------- socketless requests */
+
+static int hexval(char ch)
+{
+    if (ch >= '0' && ch <= '9')
+        return ch - '0';
+    if (ch >= 'a' && ch <= 'f')
+        return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F')
+        return ch - 'A' + 10;
+    return -1;
+}
+
+/* In place: %XX escapes (and '+' as a space in query parts), as libmicrohttpd unescapes. */
+static void unescape(char *s, bool plus)
+{
+    char *w = s;
+    for (char *p = s; *p; p++) {
+        if (*p == '%' && hexval(p[1]) >= 0 && hexval(p[2]) >= 0) {
+            *w++ = (char)(hexval(p[1]) * 16 + hexval(p[2]));
+            p += 2;
+        } else {
+            *w++ = plus && *p == '+' ? ' ' : *p;
+        }
+    }
+    *w = '\0';
+}
+
+#define HANDLE_ARGS_MAX 64
+
+int server_handle(struct server *srv, const char *method, const char *url,
+                  const struct server_header *headers, size_t n, const char *req_body,
+                  size_t req_len, char **body, size_t *body_len)
+{
+    *body = NULL;
+    *body_len = 0;
+    char *path = strdup(url ? url : "");
+    if (!path)
+        return 0;
+    struct server_header args[HANDLE_ARGS_MAX];
+    size_t n_args = 0;
+    char *qs = strchr(path, '?');
+    if (qs) {
+        *qs++ = '\0';
+        for (char *save = NULL, *kv = strtok_r(qs, "&", &save);
+             kv && n_args < HANDLE_ARGS_MAX; kv = strtok_r(NULL, "&", &save)) {
+            char *eq = strchr(kv, '=');
+            if (eq)
+                *eq++ = '\0';
+            unescape(kv, true);
+            if (eq)
+                unescape(eq, true);
+            args[n_args].name = kv;
+            args[n_args++].value = eq ? eq : "";
+        }
+    }
+    unescape(path, false);
+    struct hreq q;
+    memset(&q, 0, sizeof(q));
+    q.srv = srv;
+    q.hdrs = headers;
+    q.n_hdrs = n;
+    q.args = args;
+    q.n_args = n_args;
+    q.fd = -1;
+    struct req *rq = calloc(1, sizeof(*rq));
+    if (!rq) {
+        free(path);
+        return 0;
+    }
+    rq->body = req_body ? req_len : 0;
+    size_t kept = rq->body < sizeof(rq->head) ? rq->body : sizeof(rq->head);
+    if (kept)
+        memcpy(rq->head, req_body, kept);
+    atomic_fetch_add(&srv->inflight, 1);
+    enum MHD_Result ret = head_stage(srv, &q, path, method);
+    if (ret == MHD_YES && !q.answered)
+        ret = rq->body > srv->o.max_body
+                  ? reply_error(&q, MHD_HTTP_CONTENT_TOO_LARGE, "request-too-large", NULL)
+                  : dispatch(srv, &q, path, rq);
+    free(rq);
+    atomic_fetch_sub(&srv->inflight, 1);
+    free(path);
+    int status = 0;
+    if (ret == MHD_YES && q.answered) {
+        struct answer *a = &q.a;
+        struct strbuf out;
+        sb_init(&out);
+        if (a->sse) {
+            /* What the stream would send first, without waiting for more. */
+            sse_fill(a->sse);
+            sb_append(&out, a->sse->out.buf ? a->sse->out.buf : "", a->sse->out.len);
+        } else if (a->shared) {
+            sb_append(&out, a->shared->buf, a->shared->len);
+        } else {
+            sb_append(&out, a->body ? a->body : "", a->len);
+        }
+        sb_putc(&out, '\0');
+        if (!out.oom) {
+            status = (int)a->status;
+            *body_len = out.len - 1;
+            *body = sb_take(&out);
+        }
+        sb_fini(&out);
+    }
+    answer_free(&q.a);
+    return status;
 }
 
 /* ------------------------------------------------------------- lifecycle */
@@ -1267,12 +2009,11 @@ static void *feeder_main(void *arg)
     return NULL;
 }
 
-static int open_listener(const char *listen_addr, int *port_out, int *family, struct error *err)
+/* HOST:PORT, [v6]:PORT or :PORT into host ("" for none) and port. */
+static int parse_listen(const char *spec, char host[256], char port[16], struct error *err)
 {
-    char host[256], port[16];
-    const char *spec = listen_addr && *listen_addr ? listen_addr : "127.0.0.1:8080";
     const char *colon = strrchr(spec, ':');
-    if (!colon || !colon[1] || strlen(colon + 1) >= sizeof(port)) {
+    if (!colon || !colon[1] || strlen(colon + 1) >= 16) {
         error_set(err, EXIT_USAGE, "--listen %s: expected HOST:PORT", spec);
         return -1;
     }
@@ -1281,30 +2022,87 @@ static int open_listener(const char *listen_addr, int *port_out, int *family, st
         spec++;
         hl -= 2;
     }
-    if (hl >= sizeof(host)) {
+    if (hl >= 256) {
         error_set(err, EXIT_USAGE, "--listen: host name too long");
         return -1;
     }
     memcpy(host, spec, hl);
     host[hl] = '\0';
-    snprintf(port, sizeof(port), "%s", colon + 1);
+    snprintf(port, 16, "%s", colon + 1);
     char *end;
     long pv = strtol(port, &end, 10);
     if (*end || pv < 0 || pv > 65535) {
         error_set(err, EXIT_USAGE, "--listen: bad port \"%s\"", port);
         return -1;
     }
-    struct addrinfo hints, *res = NULL;
+    return 0;
+}
+
+static int resolve_listen(const char *spec, struct addrinfo **res, struct error *err)
+{
+    char host[256], port[16];
+    if (parse_listen(spec, host, port, err) < 0)
+        return -1;
+    struct addrinfo hints;
     memset(&hints, 0, sizeof(hints));
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
     hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-    int gai = getaddrinfo(hl ? host : "127.0.0.1", port, &hints, &res);
+    int gai = getaddrinfo(host[0] ? host : "127.0.0.1", port, &hints, res);
     if (gai != 0) {
-        error_set(err, EXIT_USAGE, "--listen %s: %s", listen_addr ? listen_addr : "",
-                  gai_strerror(gai));
+        error_set(err, EXIT_USAGE, "--listen %s: %s", spec, gai_strerror(gai));
         return -1;
     }
+    return 0;
+}
+
+static bool sockaddr_loopback(const struct sockaddr *sa)
+{
+    if (sa->sa_family == AF_INET)
+        return (ntohl(((const struct sockaddr_in *)(const void *)sa)->sin_addr.s_addr) >>
+                24) == 127;
+    if (sa->sa_family != AF_INET6)
+        return false;
+    const struct in6_addr *a = &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+    if (IN6_IS_ADDR_V4MAPPED(a))
+        return a->s6_addr[12] == 127;
+    return IN6_IS_ADDR_LOOPBACK(a);
+}
+
+int server_check_options(const struct server_options *o, bool *exposed, struct error *err)
+{
+    if (exposed)
+        *exposed = false;
+    if (o && o->unix_path)
+        return 0; /* file permissions guard a Unix socket; listen is not used */
+    const char *spec = o && o->listen && *o->listen ? o->listen : "127.0.0.1:8080";
+    struct addrinfo *res = NULL;
+    if (resolve_listen(spec, &res, err) < 0)
+        return -1;
+    bool wide = false;
+    for (struct addrinfo *ai = res; ai; ai = ai->ai_next)
+        if (!sockaddr_loopback(ai->ai_addr))
+            wide = true;
+    freeaddrinfo(res);
+    if (exposed)
+        *exposed = wide;
+    if (wide && !(o && o->token_file) && !(o && o->insecure_no_auth)) {
+        error_set(err, EXIT_USAGE,
+                  "--listen %s reaches beyond this machine and there is no --token-file: "
+                  "anyone who can connect could retry jobs and start the cutover. Give "
+                  "--token-file FILE, or --insecure-no-auth to accept that",
+                  spec);
+        return -1;
+    }
+    return 0;
+}
+
+static int open_listener(const char *listen_addr, int *port_out, int *family, struct error *err)
+{
+    const char *spec = listen_addr && *listen_addr ? listen_addr : "127.0.0.1:8080";
+    struct addrinfo *res = NULL;
+    if (resolve_listen(spec, &res, err) < 0)
+        return -1;
     int fd = -1, saved = 0;
     for (struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next) {
         fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
@@ -1476,9 +2274,47 @@ static void free_server(struct server *srv)
         explicit_bzero(srv->token, srv->token_len);
         free(srv->token);
     }
+    for (size_t i = 0; i < srv->n_allow; i++)
+        free(srv->allow[i]);
+    free(srv->allow);
     free(srv->unix_path);
     pthread_mutex_destroy(&srv->mu);
+    pthread_mutex_destroy(&srv->conn_mu);
+    pthread_cond_destroy(&srv->reaper_cv);
     free(srv);
+}
+
+/* The listen host (unless a wildcard) and the --allow-host names, canonical. */
+static int build_allow_list(struct server *srv, const struct server_options *o,
+                            struct error *err)
+{
+    size_t n = (o ? o->n_allow_hosts : 0) + 1;
+    srv->allow = calloc(n, sizeof(*srv->allow));
+    if (!srv->allow) {
+        error_set(err, EXIT_FAILED, "out of memory");
+        return -1;
+    }
+    char host[HOST_MAX], port[8], lh[256], lp[16];
+    struct error ignored;
+    if (o && o->listen && parse_listen(o->listen, lh, lp, &ignored) == 0 && lh[0] &&
+        split_authority(lh, strlen(lh), host, port) && strcmp(host, "0.0.0.0") != 0 &&
+        strcmp(host, "::") != 0)
+        srv->allow[srv->n_allow++] = strdup(host);
+    srv->allow_from = srv->n_allow;
+    for (size_t i = 0; o && i < o->n_allow_hosts; i++) {
+        const char *v = o->allow_hosts[i] ? o->allow_hosts[i] : "";
+        if (!split_authority(v, strlen(v), host, port) || port[0]) {
+            error_set(err, EXIT_USAGE, "--allow-host %s: expected a host name or address", v);
+            return -1;
+        }
+        srv->allow[srv->n_allow++] = strdup(host);
+    }
+    for (size_t i = 0; i < srv->n_allow; i++)
+        if (!srv->allow[i]) {
+            error_set(err, EXIT_FAILED, "out of memory");
+            return -1;
+        }
+    return 0;
 }
 
 struct server *server_start(struct source *local, struct engine *e,
@@ -1490,6 +2326,8 @@ struct server *server_start(struct source *local, struct engine *e,
         return NULL;
     }
     pthread_mutex_init(&srv->mu, NULL);
+    pthread_mutex_init(&srv->conn_mu, NULL);
+    pthread_cond_init(&srv->reaper_cv, NULL);
     srv->src = local;
     srv->e = e;
     if (o)
@@ -1503,10 +2341,31 @@ struct server *server_start(struct source *local, struct engine *e,
         srv->o.max_header = 16 * 1024;
     if (!srv->o.idle_timeout_s)
         srv->o.idle_timeout_s = 30;
+    if (!srv->o.request_timeout_s)
+        srv->o.request_timeout_s = 10;
+    if (!srv->o.stream_stall_s)
+        srv->o.stream_stall_s = 10;
+    unsigned max = srv->o.max_connections;
+    if (!srv->o.max_per_ip)
+        srv->o.max_per_ip = max / 4 > 8 ? max / 4 : 8;
+    if (srv->o.max_per_ip > max)
+        srv->o.max_per_ip = max;
+    /* The reserve that streams never take: at least 2, about an eighth. */
+    unsigned reserve = max / 8 < 2 ? 2 : max / 8 > 32 ? 32 : max / 8;
+    srv->stream_cap = max > reserve ? max - reserve : 1;
+    unsigned ip_reserve = srv->o.max_per_ip / 8 < 2 ? 2 : srv->o.max_per_ip / 8;
+    srv->per_ip_stream_cap = srv->o.max_per_ip > ip_reserve ? srv->o.max_per_ip - ip_reserve
+                                                            : 1;
+    srv->o.allow_hosts = NULL;
+    srv->o.n_allow_hosts = 0;
     srv->o.token_file = NULL;
     srv->ev = events_new(0, 0);
     if (!srv->ev) {
         error_set(err, EXIT_FAILED, "out of memory");
+        free_server(srv);
+        return NULL;
+    }
+    if (server_check_options(o, NULL, err) < 0 || build_allow_list(srv, o, err) < 0) {
         free_server(srv);
         return NULL;
     }
@@ -1527,13 +2386,20 @@ struct server *server_start(struct source *local, struct engine *e,
         flags |= MHD_USE_IPv6;
     /* The pool holds the request head and our response headers: room to refuse politely. */
     size_t pool = 2 * srv->o.max_header + 4096;
-    srv->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, srv,
+    /*
+     * Our limits evict; libmicrohttpd's, a little higher, refuse outright and
+     * cover connections we evicted that are not closed yet.
+     */
+    srv->d = MHD_start_daemon(flags, 0, on_accept, srv, on_request, srv,
                               MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
-                              MHD_OPTION_CONNECTION_LIMIT, srv->o.max_connections,
+                              MHD_OPTION_CONNECTION_LIMIT, HARD_LIMIT(max),
+                              MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+                              HARD_LIMIT(srv->o.max_per_ip),
                               MHD_OPTION_CONNECTION_TIMEOUT, srv->o.idle_timeout_s,
                               MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool,
                               MHD_OPTION_THREAD_STACK_SIZE, (size_t)(1024 * 1024),
                               MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+                              MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
                               MHD_OPTION_END);
     if (!srv->d) {
         close(fd);
@@ -1553,6 +2419,12 @@ struct server *server_start(struct source *local, struct engine *e,
         return NULL;
     }
     srv->feeder_started = true;
+    if (pthread_create(&srv->reaper, NULL, reaper_main, srv) != 0) {
+        error_set(err, EXIT_FAILED, "cannot start the connection reaper thread");
+        server_stop(srv);
+        return NULL;
+    }
+    srv->reaper_started = true;
     return srv;
 }
 
@@ -1571,6 +2443,12 @@ void server_stop(struct server *srv)
     events_shutdown(srv->ev); /* SSE streams end */
     if (srv->feeder_started)
         pthread_join(srv->feeder, NULL);
+    if (srv->reaper_started) {
+        pthread_mutex_lock(&srv->conn_mu);
+        pthread_cond_broadcast(&srv->reaper_cv);
+        pthread_mutex_unlock(&srv->conn_mu);
+        pthread_join(srv->reaper, NULL);
+    }
     /* Let requests already being answered finish, within reason. */
     for (int i = 0; i < 300 && atomic_load(&srv->inflight) > 0; i++) {
         struct timespec ts = {0, 10 * 1000 * 1000};

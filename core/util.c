@@ -679,3 +679,23 @@ int mkdir_p(const char *path, int mode)
         return -1;
     return 0;
 }
+
+int util_log_rotate(int fd, const char *path, long long max, int *new_fd)
+{
+    struct stat open_st, path_st;
+    if (fd < 0 || !path || !*path || fstat(fd, &open_st) != 0 || !S_ISREG(open_st.st_mode) ||
+        open_st.st_size <= max)
+        return 0;
+    /* Only the file we write to, never whatever was put at its name since. */
+    if (lstat(path, &path_st) != 0 || !S_ISREG(path_st.st_mode) ||
+        path_st.st_ino != open_st.st_ino || path_st.st_dev != open_st.st_dev)
+        return 0;
+    char old[4096];
+    if ((size_t)snprintf(old, sizeof(old), "%s.1", path) >= sizeof(old) || rename(path, old) != 0)
+        return 0;
+    int nfd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (nfd < 0)
+        return -1;
+    *new_fd = nfd;
+    return 1;
+}

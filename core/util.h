@@ -128,6 +128,16 @@ int util_open_regular(const char *path, int flags, struct error *err);
 int util_read_regular(const char *path, int flags, size_t max, char **out, size_t *len,
                       struct error *err);
 /*
+ * Keeps a log that fd appends to bounded: when fd is the regular file at
+ * path (same inode, path not a symlink) and it has grown past max bytes,
+ * path becomes path.1 (the one before is dropped) and a new empty path is
+ * opened (0600, O_APPEND, no symlink followed, close-on-exec). Returns 1
+ * with *new_fd set (the caller owns it and puts it where fd was), 0 when
+ * nothing was done, -1 when the new file could not be opened (the log then
+ * keeps going to path.1).
+ */
+int util_log_rotate(int fd, const char *path, long long max, int *new_fd);
+/*
  * For error messages about a file's content: s itself when it is a short
  * plain word (1..max bytes of [A-Za-z0-9._:-]), else "(not shown)". A key or
  * value may be named in a message; a line of someone's file (a password

@@ -17,6 +17,7 @@
 #include <curl/curl.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,6 +84,7 @@ struct resp {
 static struct fx fx;
 
 static unsigned fx_max_connections; /* 0: the server's default */
+static struct server_options fx_extra; /* allow_hosts and the flood limits for one test */
 
 static void fx_start_opts(const char *yaml, const char *token, bool read_only)
 {
@@ -97,8 +99,10 @@ static void fx_start_opts(const char *yaml, const char *token, bool read_only)
     cr_assert_eq(engine_start(fx.e, &err), 0, "engine_start: %s", err.msg);
     fx.src = source_local_new(fx.e, NULL, NULL, &err);
     cr_assert_not_null(fx.src, "source: %s", err.msg);
-    struct server_options o = {.listen = "127.0.0.1:0", .read_only = read_only,
-                               .max_connections = fx_max_connections};
+    struct server_options o = fx_extra;
+    o.listen = "127.0.0.1:0";
+    o.read_only = read_only;
+    o.max_connections = fx_max_connections;
     if (token) {
         /* mkstemp's template: six trailing 'X's */
         size_t tl = (size_t)snprintf(fx.token_path, sizeof(fx.token_path), "/tmp/ctui-token-");
@@ -186,7 +190,10 @@ static void http(const char *method, const char *path, const char *const *header
 }
 
 static void get(const char *path, struct resp *r) { http("GET", path, NULL, NULL, 0, r); }
-static void post(const char *path, struct resp *r) { http("POST", path, NULL, NULL, 0, r); }
+static const char *const json_ct[] = {"Content-Type: application/json", NULL};
+
+/* A POST as the project's own client sends it (core/http.c: JSON content type). */
+static void post(const char *path, struct resp *r) { http("POST", path, json_ct, NULL, 0, r); }
 
 static void resp_free(struct resp *r)
 {
@@ -565,7 +572,7 @@ Test(server, cutover_start_409_events_stream)
     resp_free(&r);
 
     /* Forced: provisioning is still running (the preflight is tests/test_server_preflight.c). */
-    http("POST", "/api/v1/sovereign/cutover/start", NULL, "{\"force\":true}", 14, &r);
+    http("POST", "/api/v1/sovereign/cutover/start", json_ct, "{\"force\":true}", 14, &r);
     cr_assert_eq(r.status, 200, "%s", r.body.buf);
     cr_assert_eq(wire_decode_cutover_status(r.body.buf, r.body.len, a, &cs, &err), 0, "%s",
                  err.msg);
@@ -847,15 +854,15 @@ static int raw_status(const char *req)
 /* Two answers to "where does the body end" are refused: that is how requests get smuggled. */
 Test(server, ambiguous_body_length_refused)
 {
-    cr_expect_eq(raw_status("POST /api/v1/sovereign/cutover/start HTTP/1.1\r\nHost: x\r\n"
+    cr_expect_eq(raw_status("POST /api/v1/sovereign/cutover/start HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                             "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"
                             "0\r\n\r\n"),
                  400);
-    cr_expect_eq(raw_status("POST /api/v1/sovereign/cutover/start HTTP/1.1\r\nHost: x\r\n"
+    cr_expect_eq(raw_status("POST /api/v1/sovereign/cutover/start HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                             "Content-Length: 2\r\nContent-Length: 40\r\n\r\n{}"),
                  400);
     /* The same length twice is only redundant. */
-    cr_expect_eq(raw_status("GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n"
+    cr_expect_eq(raw_status("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n"
                             "Content-Length: 0\r\n\r\n"),
                  200);
     struct resp r;
@@ -1063,18 +1070,36 @@ Test(server, stop_is_graceful_and_closes_streams, .timeout = 60)
     close(fd);
 }
 
-Test(auth, connection_limit_is_honoured, .timeout = 60)
+/* A raw connection to the fixture's port. */
+static int raw_connect(void)
 {
-    fx_max_connections = 8;
-    fx_start_opts(spec_full, NULL, false);
-    int fds[8];
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)fx.port)};
     inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-    for (int i = 0; i < 8; i++) {
-        fds[i] = socket(AF_INET, SOCK_STREAM, 0);
-        cr_assert_eq(connect(fds[i], (struct sockaddr *)&sa, sizeof(sa)), 0);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    return fd;
+}
+
+/* Reads and drops until the server closes fd; true when that happens within ms. */
+static bool closed_within(int fd, int ms)
+{
+    int64_t deadline = mono_ms() + ms;
+    char buf[4096];
+    while (mono_ms() < deadline) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, 50) <= 0)
+            continue;
+        ssize_t n = read(fd, buf, sizeof(buf));
+        if (n <= 0)
+            return true;
     }
-    sleep_ms(200); /* let the daemon accept them all */
+    return false;
+}
+
+/* One /healthz over libcurl; its status (0: no answer) and how long it took. */
+static long timed_healthz(int64_t *ms)
+{
     char url[128];
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/healthz", fx.port);
     CURL *c = curl_easy_init();
@@ -1085,16 +1110,411 @@ Test(auth, connection_limit_is_honoured, .timeout = 60)
     sb_init(&sink);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
-    CURLcode rc = curl_easy_perform(c);
-    cr_expect_neq(rc, CURLE_OK, "the 9th connection is refused while 8 are open");
+    int64_t t0 = mono_ms();
+    long status = 0;
+    if (curl_easy_perform(c) == CURLE_OK)
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    *ms = mono_ms() - t0;
     curl_easy_cleanup(c);
     sb_fini(&sink);
+    return status;
+}
+
+/* At the limit, the oldest connection still waiting for its request makes room. */
+Test(auth, connection_limit_evicts_the_oldest_idle, .timeout = 60)
+{
+    fx_max_connections = 8;
+    fx_start_opts(spec_full, NULL, false);
+    int fds[8];
+    for (int i = 0; i < 8; i++) {
+        fds[i] = raw_connect();
+        sleep_ms(20); /* accepted in this order */
+    }
+    sleep_ms(200);
+    int64_t ms;
+    cr_expect_eq(timed_healthz(&ms), 200, "a 9th client is served while 8 idle ones are open");
+    cr_expect_lt(ms, 2000);
+    cr_expect(closed_within(fds[0], 2000), "the oldest idle connection was dropped");
     for (int i = 0; i < 8; i++)
         close(fds[i]);
-    sleep_ms(200);
+    fx_stop();
+    fx_max_connections = 0;
+}
+
+/* Slowloris: a byte now and then keeps libmicrohttpd's idle timer happy, not our deadline. */
+Test(auth, whole_request_deadline, .timeout = 60)
+{
+    fx_extra.request_timeout_s = 1;
+    fx_start_opts(spec_full, NULL, false);
+    int fd = raw_connect();
+    const char *head = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ";
+    cr_assert_eq(write(fd, head, strlen(head)), (ssize_t)strlen(head));
+    int64_t t0 = mono_ms();
+    bool closed = false;
+    while (!closed && mono_ms() - t0 < 5000) {
+        if (write(fd, "a", 1) != 1)
+            break;
+        closed = closed_within(fd, 300);
+    }
+    int64_t took = mono_ms() - t0;
+    cr_expect(closed, "a trickling request is cut off");
+    cr_expect_lt(took, 3000, "cut off after ~1 s, took %lld ms", (long long)took);
+    close(fd);
+    /* A complete request on a fresh connection is unaffected. */
     struct resp r;
     get("/healthz", &r);
-    cr_expect_eq(r.status, 200, "served again once the others left");
+    cr_expect_eq(r.status, 200);
     resp_free(&r);
     fx_stop();
+    memset(&fx_extra, 0, sizeof(fx_extra));
+}
+
+/* Streams never take the reserve: past their cap the oldest gives way to a new one. */
+Test(auth, streams_leave_a_reserve, .timeout = 60)
+{
+    fx_max_connections = 8; /* 6 streams at most, 2 slots reserved */
+    fx_start_opts(spec_full, NULL, false);
+    enum { N = 7 };
+    int fds[N];
+    const char *req = "GET /api/v1/sovereign/cutover/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    for (int i = 0; i < N; i++) {
+        fds[i] = raw_connect();
+        cr_assert_eq(write(fds[i], req, strlen(req)), (ssize_t)strlen(req));
+        sleep_ms(100);
+    }
+    cr_expect(closed_within(fds[0], 3000), "the oldest stream gave way to the 7th");
+    int64_t ms;
+    cr_expect_eq(timed_healthz(&ms), 200, "the reserve still serves requests");
+    cr_expect_lt(ms, 2000);
+    for (int i = 0; i < N; i++)
+        close(fds[i]);
+    fx_stop();
+    fx_max_connections = 0;
+}
+
+/* A spec whose finished run leaves a long event log (~200 jobs with log lines). */
+static char *chatty_spec(void)
+{
+    struct strbuf sb;
+    sb_init(&sb);
+    sb_puts(&sb, "sovereign: {name: chatty, fqdn: chatty.example.org, provider: hetzner,\n"
+                 "            regions: [fsn1], deploymentId: " DEP "}\n"
+                 "groups:\n  - name: provisioner\n    jobs:\n");
+    for (int i = 0; i < 200; i++) {
+        sb_printf(&sb, "      - {name: job-%03d, simulate: {duration: 100ms, logs: [", i);
+        for (int l = 0; l < 8; l++)
+            sb_printf(&sb, "%s\"line %d of job %d, padded so that the log has some bulk\"",
+                      l ? ", " : "", l, i);
+        sb_puts(&sb, "]}}\n");
+    }
+    cr_assert_not(sb.oom);
+    return sb_take(&sb);
+}
+
+/* A stream client that stops reading is dropped once its bounded buffers are full. */
+Test(auth, stalled_stream_is_dropped, .timeout = 60)
+{
+    char *yaml = chatty_spec();
+    fx_extra.stream_stall_s = 1;
+    fx_start_opts(yaml, NULL, false);
+    wait_deployment(NULL);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    cr_assert_geq(fd, 0);
+    int small = 2048;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)fx.port)};
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    const char *req = "GET /api/v1/deployments/" DEP "/logs HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    cr_assert_eq(write(fd, req, strlen(req)), (ssize_t)strlen(req));
+    sleep_ms(3000); /* not reading: the server's send buffer fills and stays full */
+    struct strbuf got;
+    sb_init(&got);
+    char buf[8192];
+    bool eof = false;
+    int64_t deadline = mono_ms() + 10000;
+    while (!eof && mono_ms() < deadline) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, 100) <= 0)
+            continue;
+        ssize_t n = read(fd, buf, sizeof(buf));
+        if (n <= 0)
+            eof = true;
+        else
+            sb_append(&got, buf, (size_t)n);
+    }
+    close(fd);
+    cr_expect(eof, "the server closed the stream");
+    cr_expect(got.len > 1000, "the stream had started (%zu bytes)", got.len);
+    cr_expect_null(got.buf ? strstr(got.buf, "event: done\n") : NULL,
+                   "dropped before the end: the stream never got to `done`");
+    sb_fini(&got);
+    /* A reading client gets the whole stream. */
+    struct resp r;
+    get("/api/v1/deployments/" DEP "/logs", &r);
+    cr_expect(strstr(r.body.buf, "event: done\n"), "a reader gets to done");
+    cr_expect_gt(r.body.len, 100000, "the whole log is long: %zu bytes", r.body.len);
+    resp_free(&r);
+    fx_stop();
+    free(yaml);
+    memset(&fx_extra, 0, sizeof(fx_extra));
+}
+
+/* The cutover state as GET status reports it. */
+static struct cutover_status cutover_now(struct arena *a)
+{
+    struct resp r;
+    struct error err;
+    struct cutover_status cs;
+    get("/api/v1/sovereign/cutover/status", &r);
+    cr_assert_eq(r.status, 200);
+    cr_assert_eq(wire_decode_cutover_status(r.body.buf, r.body.len, a, &cs, &err), 0);
+    resp_free(&r);
+    return cs;
+}
+
+/* The reported attack: a web page POSTing text/plain cross-site to a plain `serve`. */
+Test(server, cross_site_mutations_refused)
+{
+    struct arena *a = arena_new();
+    struct resp r;
+    char host[64];
+    snprintf(host, sizeof(host), "Host: evil.example:%d", fx.port);
+    const char *attack[] = {"Origin: https://evil.example", "Content-Type: text/plain", host,
+                            NULL};
+    http("POST", "/api/v1/sovereign/cutover/start", attack, NULL, 0, &r);
+    expect_error(&r, 421, "misdirected-request");
+    resp_free(&r);
+    const char *origin[] = {"Origin: https://evil.example", "Content-Type: application/json",
+                            NULL};
+    http("POST", "/api/v1/sovereign/cutover/start", origin, "{}", 2, &r);
+    expect_error(&r, 403, "cross-site-request");
+    resp_free(&r);
+    const char *null_origin[] = {"Origin: null", "Content-Type: application/json", NULL};
+    http("POST", "/api/v1/sovereign/cutover/start", null_origin, NULL, 0, &r);
+    expect_error(&r, 403, "cross-site-request");
+    resp_free(&r);
+    /* Another port on the same name is another origin (another local web app). */
+    const char *port[] = {"Origin: http://127.0.0.1:1", "Content-Type: application/json", NULL};
+    http("POST", "/api/v1/sovereign/cutover/start", port, NULL, 0, &r);
+    expect_error(&r, 403, "cross-site-request");
+    resp_free(&r);
+    const char *fetch[] = {"Sec-Fetch-Site: cross-site", "Content-Type: application/json", NULL};
+    http("POST", "/api/v1/sovereign/cutover/start", fetch, NULL, 0, &r);
+    expect_error(&r, 403, "cross-site-request");
+    resp_free(&r);
+    const char *sibling[] = {"Sec-Fetch-Site: same-site", "Content-Type: application/json",
+                             NULL};
+    http("POST", "/api/v1/deployments/" DEP "/jobs/install-flux/retry", sibling, NULL, 0, &r);
+    expect_error(&r, 403, "cross-site-request");
+    resp_free(&r);
+    const char *text[] = {"Content-Type: text/plain", NULL};
+    http("POST", "/api/v1/sovereign/cutover/start", text, "{}", 2, &r);
+    expect_error(&r, 415, "unsupported-media-type");
+    resp_free(&r);
+    const char *form[] = {"Content-Type: application/jsonx", NULL};
+    http("POST", "/api/v1/deployments/" DEP "/jobs/install-flux/retry", form, NULL, 0, &r);
+    expect_error(&r, 415, "unsupported-media-type");
+    resp_free(&r);
+    const char *none[] = {"Content-Type:", NULL}; /* curl: send no Content-Type at all */
+    http("POST", "/api/v1/sovereign/cutover/start", none, NULL, 0, &r);
+    expect_error(&r, 415, "unsupported-media-type");
+    resp_free(&r);
+
+    struct cutover_status cs = cutover_now(a);
+    cr_expect_eq(cs.started_at, 0, "no refused request started the cutover");
+    cr_expect_eq(cs.state, SOV_TETHERED);
+
+    /* The console's own page: same origin, fetch metadata, JSON with a charset. */
+    char self[64];
+    snprintf(self, sizeof(self), "Origin: http://127.0.0.1:%d", fx.port);
+    const char *same[] = {self, "Sec-Fetch-Site: same-origin",
+                          "Content-Type: application/json; charset=utf-8", NULL};
+    http("POST", "/api/v1/sovereign/cutover/start", same, "{\"force\":true}", 14, &r);
+    cr_expect_eq(r.status, 200, "same origin: %ld %s", r.status, r.body.buf);
+    resp_free(&r);
+    cs = cutover_now(a);
+    cr_expect_gt(cs.started_at, 0, "the same-origin start went through");
+    arena_free(a);
+}
+
+Test(server, foreign_host_refused_on_every_route)
+{
+    struct resp r;
+    const char *routes_[] = {"/healthz", "/api/v1/deployments", "/api/v1/deployments/" DEP
+                             "/logs", "/api/v1/actions/executions/x/logs", "/nope"};
+    const char *evil[] = {"Host: rebind.evil.example", NULL};
+    for (size_t i = 0; i < sizeof(routes_) / sizeof(routes_[0]); i++) {
+        http("GET", routes_[i], evil, NULL, 0, &r);
+        expect_error(&r, 421, "misdirected-request");
+        cr_expect_null(strstr(r.body.buf, DEP), "nothing of the state leaks");
+        resp_free(&r);
+    }
+    const char *ok[] = {"Host: localhost:1", "Host: 127.0.0.2", "Host: [::1]:80",
+                        "Host: console.localhost", "Host: LOCALHOST."};
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        const char *h[] = {ok[i], NULL};
+        http("GET", "/api/v1/deployments", h, NULL, 0, &r);
+        cr_expect_eq(r.status, 200, "%s: %ld", ok[i], r.status);
+        resp_free(&r);
+    }
+    /* HTTP/1.0 without Host: no browser sends that, so no rebinding. */
+    cr_expect_eq(raw_status("GET /healthz HTTP/1.0\r\n\r\n"), 200);
+}
+
+Test(auth, allow_host_names_pass, .timeout = 60)
+{
+    static const char *const names[] = {"Box.Example.", "10.1.2.3"};
+    fx_extra.allow_hosts = names;
+    fx_extra.n_allow_hosts = 2;
+    fx_start_opts(spec_full, NULL, false);
+    struct resp r;
+    char h1[64], o1[64];
+    snprintf(h1, sizeof(h1), "Host: box.example:%d", fx.port);
+    const char *hs[] = {h1, NULL};
+    http("GET", "/api/v1/deployments", hs, NULL, 0, &r);
+    cr_expect_eq(r.status, 200, "--allow-host name: %ld", r.status);
+    resp_free(&r);
+    const char *ip[] = {"Host: 10.1.2.3:9", NULL};
+    http("GET", "/api/v1/sovereign/status", ip, NULL, 0, &r);
+    cr_expect_eq(r.status, 200);
+    resp_free(&r);
+    const char *other[] = {"Host: box.example.evil", NULL};
+    http("GET", "/api/v1/deployments", other, NULL, 0, &r);
+    expect_error(&r, 421, "misdirected-request");
+    resp_free(&r);
+    /* A page served under the allowed name may mutate (a proxy in front of us). */
+    snprintf(o1, sizeof(o1), "Origin: https://box.example");
+    const char *proxied[] = {o1, "Content-Type: application/json", NULL};
+    http("POST", "/api/v1/sovereign/cutover/start", proxied, "{\"force\":true}", 14, &r);
+    cr_expect_eq(r.status, 200, "%ld %s", r.status, r.body.buf);
+    resp_free(&r);
+    fx_stop();
+    memset(&fx_extra, 0, sizeof(fx_extra));
+}
+
+Test(auth, allow_host_rejects_a_port)
+{
+    static const char *const names[] = {"box.example:80"};
+    struct server_options o = {.listen = "127.0.0.1:0", .allow_hosts = names,
+                               .n_allow_hosts = 1};
+    struct error err;
+    error_clear(&err);
+    cr_expect_null(server_start(NULL, NULL, &o, &err));
+    cr_expect_eq(err.code, EXIT_USAGE);
+    cr_expect(strstr(err.msg, "--allow-host"));
+}
+
+Test(auth, non_loopback_needs_a_token_or_insecure_no_auth)
+{
+    struct error err;
+    bool exposed = true;
+    const char *loop[] = {"127.0.0.1:0", "[::1]:0", "localhost:0", ":0", "127.9.9.9:0"};
+    for (size_t i = 0; i < sizeof(loop) / sizeof(loop[0]); i++) {
+        struct server_options o = {.listen = loop[i]};
+        error_clear(&err);
+        cr_expect_eq(server_check_options(&o, &exposed, &err), 0, "%s: %s", loop[i], err.msg);
+        cr_expect_not(exposed, "%s is loopback", loop[i]);
+    }
+    struct server_options wide = {.listen = "0.0.0.0:0"};
+    error_clear(&err);
+    cr_expect_eq(server_check_options(&wide, &exposed, &err), -1);
+    cr_expect_eq(err.code, EXIT_USAGE);
+    cr_expect(strstr(err.msg, "--token-file") && strstr(err.msg, "--insecure-no-auth"));
+    error_clear(&err);
+    cr_expect_null(server_start(NULL, NULL, &wide, &err), "server_start applies it too");
+    cr_expect_eq(err.code, EXIT_USAGE);
+    wide.insecure_no_auth = true;
+    error_clear(&err);
+    cr_expect_eq(server_check_options(&wide, &exposed, &err), 0);
+    cr_expect(exposed);
+    struct server_options tok = {.listen = "[::]:0", .token_file = "/some/file"};
+    error_clear(&err);
+    cr_expect_eq(server_check_options(&tok, &exposed, &err), 0);
+    cr_expect(exposed);
+}
+
+/* A Unix-socket peer is no browser: any Host passes; the mutation checks still apply. */
+Test(auth, unix_socket_peers_skip_the_host_check, .timeout = 60)
+{
+    fx_start();
+    char dir[] = "/tmp/ctui-unix-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    char path[96];
+    snprintf(path, sizeof(path), "%s/catalyst.sock", dir);
+    struct server_options o = {.unix_path = path, .max_connections = 16};
+    struct error err;
+    error_clear(&err);
+    cr_assert_eq(server_check_options(&o, NULL, &err), 0, "the listen check leaves sockets be");
+    struct server *us = server_start(fx.src, fx.e, &o, &err);
+    cr_assert_not_null(us, "%s", err.msg);
+    const char *paths[] = {"/api/v1/deployments", "/api/v1/sovereign/cutover/start"};
+    const char *hdrs[][3] = {{"Host: rebind.evil.example", NULL, NULL},
+                             {"Host: rebind.evil.example", "Content-Type: text/plain", NULL}};
+    long want[] = {200, 415};
+    for (int i = 0; i < 2; i++) {
+        CURL *c = curl_easy_init();
+        char url[128];
+        snprintf(url, sizeof(url), "http://localhost%s", paths[i]);
+        struct curl_slist *hl = NULL;
+        for (int k = 0; hdrs[i][k]; k++)
+            hl = curl_slist_append(hl, hdrs[i][k]);
+        struct strbuf sink;
+        sb_init(&sink);
+        curl_easy_setopt(c, CURLOPT_URL, url);
+        curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, path);
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
+        if (i == 1)
+            curl_easy_setopt(c, CURLOPT_POSTFIELDS, "{}");
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+        curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
+        curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+        curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+        cr_expect_eq(curl_easy_perform(c), CURLE_OK);
+        long st = 0;
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &st);
+        cr_expect_eq(st, want[i], "%s over the socket: %ld %s", paths[i], st,
+                     sink.buf ? sink.buf : "");
+        sb_fini(&sink);
+        curl_slist_free_all(hl);
+        curl_easy_cleanup(c);
+    }
+    server_stop(us);
+    rmdir(dir);
+    fx_stop();
+}
+
+/* The socketless entry runs the same checks and handlers (tests and fuzzing use it). */
+Test(server, handle_without_sockets)
+{
+    char *body = NULL;
+    size_t len = 0;
+    const struct server_header local[] = {{"Host", "localhost"}};
+    int st = server_handle(fx.srv, "GET", "/api/v1/deployments", local, 1, NULL, 0, &body,
+                           &len);
+    cr_expect_eq(st, 200);
+    cr_expect(body && strstr(body, DEP), "%s", body ? body : "(null)");
+    cr_expect_eq(len, body ? strlen(body) : 0);
+    free(body);
+    st = server_handle(fx.srv, "GET", "/api/v1/deployments/" DEP "/jobs?status=bo%67us", local,
+                       1, NULL, 0, &body, &len);
+    cr_expect_eq(st, 400);
+    cr_expect(body && strstr(body, "invalid-status") && strstr(body, "bogus"));
+    free(body);
+    const struct server_header evil[] = {{"Host", "localhost"}, {"Origin", "http://evil"},
+                                         {"Content-Type", "application/json"}};
+    st = server_handle(fx.srv, "POST", "/api/v1/sovereign/cutover/start", evil, 3, "{}", 2,
+                       &body, &len);
+    cr_expect_eq(st, 403);
+    cr_expect(body && strstr(body, "cross-site-request"));
+    free(body);
+    const struct server_header rebind[] = {{"Host", "evil.example"}};
+    st = server_handle(fx.srv, "GET", "/healthz", rebind, 1, NULL, 0, &body, &len);
+    cr_expect_eq(st, 421);
+    free(body);
+    st = server_handle(fx.srv, "GET", "/api/v1/sovereign/cutover/events", local, 1, NULL, 0,
+                       &body, &len);
+    cr_expect_eq(st, 200);
+    cr_expect(body && strstr(body, "event: cutover-status\n"), "what the stream has now");
+    free(body);
 }

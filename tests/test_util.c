@@ -350,3 +350,44 @@ Test(util_open, msg_word_shows_only_plain_words)
     cr_expect_str_eq(util_msg_word("", 4), "(not shown)");
     cr_expect_str_eq(util_msg_word(NULL, 4), "(not shown)");
 }
+
+/* A log that grows past its cap moves to PATH.1 and writing goes on in a new, empty PATH. */
+Test(util_log, rotates_past_the_cap_only_its_own_file)
+{
+    char dir[64], path[300], old[310];
+    tmp_dir(dir, sizeof(dir));
+    snprintf(path, sizeof(path), "%s/console.log", dir);
+    snprintf(old, sizeof(old), "%s.1", path);
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0600);
+    cr_assert_geq(fd, 0);
+    int nfd = -1;
+    cr_assert_eq(write(fd, "0123456789", 10), 10);
+    cr_expect_eq(util_log_rotate(fd, path, 100, &nfd), 0, "under the cap nothing moves");
+    char buf[200];
+    memset(buf, 'x', sizeof(buf));
+    cr_assert_eq(write(fd, buf, sizeof(buf)), (ssize_t)sizeof(buf));
+    cr_assert_eq(util_log_rotate(fd, path, 100, &nfd), 1);
+    cr_assert_geq(nfd, 0);
+    struct stat st;
+    cr_assert_eq(stat(old, &st), 0);
+    cr_expect_eq(st.st_size, 210, "the older part is kept whole in PATH.1");
+    cr_assert_eq(stat(path, &st), 0);
+    cr_expect_eq(st.st_size, 0);
+    cr_expect_eq(st.st_mode & 0777, 0600);
+    cr_assert_eq(write(nfd, "new\n", 4), 4);
+    cr_assert_eq(stat(path, &st), 0);
+    cr_expect_eq(st.st_size, 4);
+    /* The old fd now writes into PATH.1: a file put at PATH by someone else is not ours. */
+    cr_expect_eq(util_log_rotate(fd, path, 100, &nfd), 0);
+    close(fd);
+    close(nfd);
+    /* A symlink at the path is never followed or rotated. */
+    char other[310];
+    snprintf(other, sizeof(other), "%s/other", dir);
+    int ofd = open(other, O_WRONLY | O_CREAT | O_APPEND, 0600);
+    cr_assert_eq(write(ofd, buf, sizeof(buf)), (ssize_t)sizeof(buf));
+    unlink(path);
+    cr_assert_eq(symlink(other, path), 0);
+    cr_expect_eq(util_log_rotate(ofd, path, 100, &nfd), 0);
+    close(ofd);
+}

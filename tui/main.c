@@ -4,7 +4,7 @@
  *
  *   catalyst-tui [options]                 standalone console on the demo
  *   catalyst-tui --spec FILE | --api URL | --context NAME
- *   catalyst-tui serve [--listen HOST:PORT]
+ *   catalyst-tui serve [--listen HOST:PORT] [--allow-host NAME]... [--insecure-no-auth]
  *   catalyst-tui wait jobs|cutover [--timeout D]
  *   catalyst-tui --once [--view VIEW] [-o text|json]
  */
@@ -38,6 +38,7 @@
 #include <strings.h>
 #include <sys/ioctl.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifndef CATALYST_VERSION
@@ -73,6 +74,9 @@ struct options {
     bool json;
     int64_t timeout_ms;         /* wait: -1 none */
     const char *listen;
+    const char *allow_hosts[16]; /* serve --allow-host, repeatable */
+    size_t n_allow_hosts;
+    bool insecure_no_auth;
     const char *config;
     int64_t log_cap;            /* --log-cap bytes; 0: the engine's default, -1: none */
 };
@@ -152,6 +156,8 @@ static void print_help(void)
          "  --config FILE        contexts file\n"
          "                       (default $XDG_CONFIG_HOME/catalyst-tui/config.yaml)\n"
          "  --listen HOST:PORT   serve: where to listen (default 127.0.0.1:8080)\n"
+         "  --allow-host NAME    serve: another Host name clients use (repeatable)\n"
+         "  --insecure-no-auth   serve: allow a non-loopback --listen without --token-file\n"
          "  --once  --view VIEW  -o text|json   --timeout DURATION   --help  --version\n"
          "\n"
          "VIEW: dashboard, jobs, dag, timeline, tree, cutover, job:<name-or-id>\n"
@@ -220,6 +226,7 @@ static int parse_args(int argc, char **argv, struct options *o)
         O_SPEC = 256, O_API, O_CONTEXT, O_DEPLOYMENT, O_STATE_DIR, O_FRESH, O_SPEED, O_JOBS,
         O_REFRESH, O_THEME, O_COLOR, O_ASCII, O_READ_ONLY, O_TOKEN, O_SESSION, O_CACERT,
         O_INSECURE, O_ONCE, O_VIEW, O_TIMEOUT, O_LISTEN, O_CONFIG, O_HELP, O_VERSION,
+        O_ALLOW_HOST, O_NO_AUTH,
         O_LOG_CAP, O_THEME_FILE,
     };
     static const struct option longopts[] = {
@@ -247,6 +254,8 @@ static int parse_args(int argc, char **argv, struct options *o)
         {"output", required_argument, 0, 'o'},
         {"timeout", required_argument, 0, O_TIMEOUT},
         {"listen", required_argument, 0, O_LISTEN},
+        {"allow-host", required_argument, 0, O_ALLOW_HOST},
+        {"insecure-no-auth", no_argument, 0, O_NO_AUTH},
         {"config", required_argument, 0, O_CONFIG},
         {"help", no_argument, 0, O_HELP},
         {"version", no_argument, 0, O_VERSION},
@@ -327,6 +336,12 @@ static int parse_args(int argc, char **argv, struct options *o)
             break;
         }
         case O_LISTEN: o->listen = optarg; break;
+        case O_ALLOW_HOST:
+            if (o->n_allow_hosts == sizeof(o->allow_hosts) / sizeof(o->allow_hosts[0]))
+                return usage_error("--allow-host: at most 16 names%s", "");
+            o->allow_hosts[o->n_allow_hosts++] = optarg;
+            break;
+        case O_NO_AUTH: o->insecure_no_auth = true; break;
         case O_CONFIG: o->config = optarg; break;
         case 'h':
         case O_HELP: print_help(); exit(0);
@@ -341,6 +356,8 @@ static int parse_args(int argc, char **argv, struct options *o)
         return usage_error("--api and --spec exclude each other%s", "");
     if (o->cmd == CMD_SERVE && o->api)
         return usage_error("serve runs its own core; --api makes no sense with it%s", "");
+    if (o->cmd != CMD_SERVE && (o->n_allow_hosts || o->insecure_no_auth))
+        return usage_error("--allow-host and --insecure-no-auth are for serve%s", "");
     return 0;
 }
 
@@ -546,6 +563,8 @@ static int run_headless(struct standalone *st)
             (long)getpid(), st->dir);
     uint64_t gen = 0;
     int64_t idle_since = -1;
+    char log[PATH_MAX + 16];
+    snprintf(log, sizeof(log), "%s/console.log", st->dir);
     while (!stop_requested) {
         if (work_in_flight(st)) {
             idle_since = -1;
@@ -556,6 +575,12 @@ static int run_headless(struct standalone *st)
             break;
         }
         gen = engine_wait(st->engine, gen, 500);
+        /* A headless run that writes without end keeps its log within about twice the cap. */
+        int nfd;
+        if (util_log_rotate(STDERR_FILENO, log, TERM_LOG_MAX, &nfd) == 1) {
+            dup2(nfd, STDERR_FILENO);
+            close(nfd);
+        }
     }
     fprintf(stderr, "catalyst-tui: pid %ld: %s; ending\n", (long)getpid(),
             stop_requested ? "stopped by a signal" : "nothing left to run");
@@ -981,6 +1006,28 @@ static int run_standalone(const struct options *o, const struct config *cfg)
     error_clear(&err);
     struct standalone st;
     const char *mode = o->cmd == CMD_SERVE ? "serve" : "standalone";
+    struct server_options so = {
+        .listen = o->listen ? o->listen : "127.0.0.1:8080",
+        .token_file = o->token_file,
+        .read_only = o->read_only,
+        .max_connections = 256,
+        .max_body = 64 * 1024,
+        .max_header = 16 * 1024,
+        .allow_hosts = o->allow_hosts,
+        .n_allow_hosts = o->n_allow_hosts,
+        .insecure_no_auth = o->insecure_no_auth,
+    };
+    if (o->cmd == CMD_SERVE) {
+        /* Before any job runs: a refused exposure must not have started anything. */
+        bool exposed = false;
+        if (server_check_options(&so, &exposed, &err) < 0)
+            return fail(&err);
+        if (exposed && !o->token_file)
+            fprintf(stderr, "catalyst-tui: WARNING: --insecure-no-auth: %s is reachable beyond "
+                            "this machine without a token; anyone who can connect can retry "
+                            "jobs and start the cutover\n",
+                    so.listen);
+    }
     int64_t started = mono_ms();
     bool once = o->cmd == CMD_CONSOLE && o->once;
     int detach_fd = -1;
@@ -1066,14 +1113,6 @@ static int run_standalone(const struct options *o, const struct config *cfg)
         if (rc == RC_DETACHED && !detach)
             rc = EXIT_FAILED;
     } else if (o->cmd == CMD_SERVE) {
-        struct server_options so = {
-            .listen = o->listen ? o->listen : "127.0.0.1:8080",
-            .token_file = o->token_file,
-            .read_only = o->read_only,
-            .max_connections = 256,
-            .max_body = 64 * 1024,
-            .max_header = 16 * 1024,
-        };
         struct server *srv = server_start(st.source, st.engine, &so, &err);
         if (!srv) {
             standalone_close(&st);
@@ -1086,8 +1125,14 @@ static int run_standalone(const struct options *o, const struct config *cfg)
             *colon = 0;
         fprintf(stderr, "catalyst-tui: serving %s on http://%s:%d/api/v1 (port %d)\n",
                 st.spec->name, host, server_port(srv), server_port(srv));
-        while (!stop_requested)
-            pause();
+        /*
+         * Not pause(): the signal may be handled on any of the server's
+         * threads, which leaves this one asleep. Look five times a second.
+         */
+        while (!stop_requested) {
+            struct timespec nap = {0, 200 * 1000 * 1000};
+            nanosleep(&nap, NULL);
+        }
         server_stop(srv);
     } else {
         enum ui_end end = UI_END_QUIT;

@@ -35,6 +35,7 @@ static volatile sig_atomic_t g_saved_stderr = -1;
 static volatile sig_atomic_t g_capture_fd = -1;
 /* The console log: where captured stderr stays after the run (see term.h). */
 static off_t g_capture_start;             /* size after this run's header line */
+static char g_capture_path[PATH_MAX];     /* the console log's path, "" for the temp file */
 static char g_capture_note[PATH_MAX + 96]; /* "diagnostics ... in PATH\n", made up front */
 static size_t g_capture_note_len;
 static SCREEN *g_screen;
@@ -240,6 +241,22 @@ static void stderr_capture(const char *log_path)
     fcntl(saved, F_SETFD, FD_CLOEXEC);
     g_saved_stderr = saved;
     g_capture_fd = fd;
+    snprintf(g_capture_path, sizeof(g_capture_path), "%s",
+             g_capture_note_len && log_path ? log_path : "");
+}
+
+void term_log_bound(void)
+{
+    int nfd;
+    if (g_saved_stderr < 0 || g_capture_fd < 0 || !g_capture_path[0] ||
+        util_log_rotate(g_capture_fd, g_capture_path, TERM_LOG_MAX, &nfd) != 1)
+        return;
+    /* What this run wrote before now is in PATH.1; the echo at exit shows the new file. */
+    dup2(nfd, STDERR_FILENO);
+    int old = g_capture_fd;
+    g_capture_start = 0;
+    g_capture_fd = nfd;
+    close(old);
 }
 
 void term_detect(const struct term_options *o, struct term_info *out)

@@ -9,8 +9,9 @@
  * While curses owns the screen, stderr goes to the console log
  * (term_options.stderr_log: <state-dir>/console.log standalone, else
  * $XDG_STATE_HOME/catalyst-tui/console.log), opened O_APPEND, 0600, never
- * through a symlink. A log over TERM_LOG_MAX when the console starts is
- * renamed to console.log.1 first (one generation kept). Each run appends a
+ * through a symlink. A log over TERM_LOG_MAX when the console starts, or
+ * later in the run (term_log_bound), is renamed to console.log.1 (one
+ * generation kept). Each run appends a
  * "--- catalyst-tui console started TIME pid N" line. When the run wrote
  * anything (warnings, a sanitizer report, a crash message), that output is
  * printed again on the terminal after endwin if at most 8 KiB (as htop does),
@@ -35,6 +36,12 @@ struct term_options {
 
 /* The console log is rotated when larger than this at start (1 MiB). */
 #define TERM_LOG_MAX (1L << 20)
+/*
+ * UI thread: rotates the console log once more when this run has grown it
+ * past TERM_LOG_MAX (PATH.1 keeps the older part), so a run that writes
+ * without end stays within about twice the cap. Cheap: one fstat.
+ */
+void term_log_bound(void);
 
 struct term_info {
     bool utf8;     /* the locale's codeset is UTF-8 */

@@ -1536,6 +1536,7 @@ int ui_run(struct source **srcp, const struct ui_options *opt, struct error *err
             timeout = 1000;
         struct pollfd fds[2] = {{STDIN_FILENO, POLLIN, 0}, {ui->wake[0], POLLIN, 0}};
         int r = poll(fds, 2, timeout);
+        term_log_bound();
         if (r < 0) {
             if (errno != EINTR)
                 break;

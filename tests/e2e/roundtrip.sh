@@ -84,7 +84,10 @@ EOF
 start_server "$tmp/act" "$tmp/act.yaml"
 timeout 30 "$BIN" wait jobs --api "$api" >/dev/null
 [ $? = 1 ] || fail "wait jobs --api should exit 1 while flaky has failed"
-code() { curl -s -o "$tmp/body" -w '%{http_code}' -X POST "$api/$1"; }
+code() {
+    curl -s -o "$tmp/body" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+        "$api/$1"
+}
 dep=$(curl -s "$api/sovereign/self" | jq -r .deploymentId)
 c=$(code "deployments/$dep/jobs/flaky/retry")
 [ "$c" = 200 ] || { cat "$tmp/body"; fail "retry: $c, want 200"; }
