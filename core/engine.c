@@ -27,9 +27,15 @@
  * Steps run only while a cutover run is in progress (co_running); the run
  * resumes at the first step that has not succeeded. A start (and auto) is
  * judged by the preflight (preflight.h) on a bare snapshot built under mu, so
- * the check and the start are one atomic step. A cleanly stopped job
- * goes back to pending (it runs again on the next start); a crash leaves a
- * running execution that recovery closes as failed and retries if it can.
+ * the check and the start are one atomic step. A stopped job goes back to
+ * pending (it runs again on the next start); a crash leaves a running
+ * execution that recovery closes as interrupted, after ending what its
+ * command left running, and the job runs again. Neither uses up a retry.
+ *
+ * A `run:` command starts only once the record of its child (process group,
+ * start time, boot id) is committed: on_proc_start waits for the store
+ * thread's commit while the child waits on a pipe. A state dir that cannot
+ * record sets the sticky store_fault: workers then start nothing.
  */
 #include "engine.h"
 
@@ -40,6 +46,8 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,6 +62,9 @@
 #define ACTIVITY_SCAN_BYTES ((size_t)16 << 20)
 #define ACTIVITY_TAIL_BYTES ((size_t)256 << 10)
 #define KILL_GRACE_MS 5000
+#define LOG_CAP_DEFAULT ((int64_t)64 << 20)
+#define STORE_RESERVE_DEFAULT ((int64_t)1 << 20)
+#define LOG_SPACE_CHECK_BYTES ((int64_t)64 << 10)
 
 /* ---------------------------------------------------------------- maps */
 
@@ -153,6 +164,10 @@ struct exec {
     struct mline *ring;        /* owned; the newest lines, at most LINES_IN_MEMORY */
     size_t ring_cap, ring_head, ring_n;
     bool has_runner;           /* a worker is running it (else engine_stop closes it) */
+    bool interrupted;          /* ended by the engine (stop, crash, store fault), not the job */
+    int pgid;                  /* its child's process group (= session, pid); 0: none */
+    int64_t proc_start;        /* the child's start time (/proc/PID/stat field 22) */
+    char boot_id[PROC_BOOT_ID_MAX];
 };
 
 struct ejob {
@@ -226,6 +241,7 @@ struct engine {
 
     pthread_mutex_t mu;
     pthread_cond_t work_cv, sched_cv, store_cv, gen_cv, stop_cv;
+    pthread_cond_t commit_cv;  /* after every commit attempt */
     struct exec **execs;       /* owned */
     size_t n_execs, cap_execs;
     struct strmap exec_ids;
@@ -253,6 +269,16 @@ struct engine {
     void (*notify_fn)(void *);
     void *notify_ctx;
     char last_store_error[1024];
+    /*
+     * Sticky: the state dir failed to record something (a commit, a log
+     * write, the room to start). No job starts until the next engine_new.
+     */
+    char store_fault[1200];
+    char stop_reason[200];     /* engine_stop_jobs' words, "" for a plain stop */
+    char dep_written[160];     /* store thread only: what deployment.json holds */
+    int64_t log_cap;           /* bytes of job output per execution log; <= 0: none */
+    int64_t reserve;           /* free bytes a start needs in the state dir */
+    int64_t recovery_grace_ms; /* SIGTERM -> SIGKILL for groups a crash left */
 };
 
 /* ---------------------------------------------------------------- helpers */
@@ -337,6 +363,23 @@ static int64_t scaled_ms(const struct engine *e, int64_t ms)
     return v > 0 ? (int64_t)v : 0;
 }
 
+/* Bytes in words: "812 B", "512 KiB", "97 MiB", "2.5 GiB". */
+static const char *size_format(int64_t b, char *out, size_t n)
+{
+    static const char *const unit[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    double v = (double)b;
+    size_t u = 0;
+    while (v >= 1024 && u + 1 < sizeof(unit) / sizeof(unit[0])) {
+        v /= 1024;
+        u++;
+    }
+    if (u == 0 || v >= 10 || v == (double)(int64_t)v)
+        snprintf(out, n, "%lld %s", (long long)(v + (u ? 0.5 : 0)), unit[u]);
+    else
+        snprintf(out, n, "%.1f %s", v, unit[u]);
+    return out;
+}
+
 /* Sleeps until mono time `until` unless the engine stops; true when stopped. */
 static bool sleep_until(struct engine *e, int64_t until)
 {
@@ -400,7 +443,8 @@ static int rel_push(struct engine *e, int job, uint64_t seq)
 
 /* ---------------------------------------------------------------- executions */
 
-static struct exec *exec_new(struct engine *e, int job, int64_t now)
+/* A new execution of job; id: its id (its log may exist already), NULL for a new one. */
+static struct exec *exec_new(struct engine *e, int job, int64_t now, const char *id)
 {
     if (e->n_execs == e->cap_execs) {
         size_t nc = e->cap_execs ? e->cap_execs * 2 : 256;
@@ -422,7 +466,10 @@ static struct exec *exec_new(struct engine *e, int job, int64_t now)
     struct exec *x = calloc(1, sizeof(*x));
     if (!x)
         return NULL;
-    id_hex(x->id, 16);
+    if (id)
+        snprintf(x->id, sizeof(x->id), "%s", id);
+    else
+        id_hex(x->id, 16);
     x->job = job;
     x->status = EXEC_RUNNING;
     x->started_at = now;
@@ -479,33 +526,6 @@ static int64_t exec_add_line(struct engine *e, struct exec *x, enum log_level lv
     *a = (struct act_line){x->job, x->line_count, ts, lv, strdup(msg)};
     bump_gen(e);
     return x->line_count;
-}
-
-/* Adds a line and appends it to the log file fd (outside the lock). */
-static void exec_log(struct engine *e, struct exec *x, int fd, enum log_level lv, const char *msg)
-{
-    int64_t ts = time_now_ms();
-    pthread_mutex_lock(&e->mu);
-    int64_t n = exec_add_line(e, x, lv, msg, ts);
-    pthread_mutex_unlock(&e->mu);
-    if (fd >= 0 && n > 0) {
-        struct log_line l = {n, ts, lv, msg};
-        store_log_append(fd, &l);
-    }
-    notify(e);
-}
-
-static void exec_logf(struct engine *e, struct exec *x, int fd, enum log_level lv,
-                      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-static void exec_logf(struct engine *e, struct exec *x, int fd, enum log_level lv,
-                      const char *fmt, ...)
-{
-    char buf[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof(buf), fmt, ap);
-    va_end(ap);
-    exec_log(e, x, fd, lv, buf);
 }
 
 /* ---------------------------------------------------------------- deployment */
@@ -721,16 +741,137 @@ static void co_begin(struct engine *e)
 
 /* ---------------------------------------------------------------- running */
 
+/* One execution being run by a worker: where its lines go and what became of them. */
 struct run_ctx {
     struct engine *e;
     struct exec *x;
-    int fd;
+    int fd;                    /* its log, -1 in memory */
+    int64_t cap;               /* bytes of job output kept on disk; <= 0: no cap */
+    int64_t bytes;             /* bytes appended so far */
+    int64_t disk_lines;        /* lines on disk */
+    int64_t dropped, dropped_bytes; /* job output past the cap */
+    int64_t space_check_at;    /* bytes at which free space is looked at next */
+    bool log_failed;           /* an append failed: nothing more is written */
+    int log_errno;
+    bool start_refused;        /* the child could not be recorded, so it never ran */
+    bool stop_refused;         /* ... because the engine was stopping */
+    char start_error[1200];
+    atomic_bool abort;         /* ends the child when the log cannot be written */
 };
+
+/* Sets the sticky store fault (under mu): no job starts any more. */
+static void store_fault_locked(struct engine *e, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void store_fault_locked(struct engine *e, const char *fmt, ...)
+{
+    if (e->store_fault[0])
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->store_fault, sizeof(e->store_fault), fmt, ap);
+    va_end(ap);
+    bump_gen(e);
+}
+
+/*
+ * Adds a line in memory and appends it to the log. Job output (capped) past
+ * the cap is only counted. Once an append failed nothing more is kept, and
+ * the child is ended: a result is never recorded over a log with a hole.
+ */
+static void exec_log_x(struct run_ctx *r, enum log_level lv, const char *msg, bool capped)
+{
+    struct engine *e = r->e;
+    if (r->log_failed)
+        return;
+    size_t len = strlen(msg);
+    if (capped && r->cap > 0 && r->bytes + (int64_t)len + 80 > r->cap) {
+        r->dropped++;
+        r->dropped_bytes += (int64_t)len;
+        return;
+    }
+    int64_t ts = time_now_ms();
+    pthread_mutex_lock(&e->mu);
+    int64_t n = exec_add_line(e, r->x, lv, msg, ts);
+    pthread_mutex_unlock(&e->mu);
+    if (r->fd >= 0 && n > 0) {
+        struct log_line l = {n, ts, lv, msg};
+        size_t w;
+        /*
+         * A log must not take the last of the disk: half the start reserve is
+         * kept so that the end of this execution can still be recorded.
+         */
+        bool room = true;
+        if (r->bytes >= r->space_check_at) {
+            r->space_check_at = r->bytes + LOG_SPACE_CHECK_BYTES;
+            room = store_check_space(r->fd, (uint64_t)e->reserve / 2) == 0;
+        }
+        if (room && store_log_append_n(r->fd, &l, &w) == 0) {
+            r->bytes += (int64_t)w;
+            r->disk_lines = n;
+        } else {
+            r->log_failed = true;
+            r->log_errno = errno;
+            atomic_store(&r->abort, true);
+            pthread_mutex_lock(&e->mu);
+            store_fault_locked(e, "cannot write the log of %s: %s", e->jobs[r->x->job].name,
+                               strerror(r->log_errno));
+            pthread_mutex_unlock(&e->mu);
+        }
+    }
+    notify(e);
+}
+
+static void exec_log(struct run_ctx *r, enum log_level lv, const char *msg)
+{
+    exec_log_x(r, lv, msg, false);
+}
+
+static void exec_logf(struct run_ctx *r, enum log_level lv, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void exec_logf(struct run_ctx *r, enum log_level lv, const char *fmt, ...)
+{
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    exec_log(r, lv, buf);
+}
 
 static void on_proc_line(void *ctx, enum log_level lv, const char *line)
 {
+    exec_log_x(ctx, lv, line, true);
+}
+
+/*
+ * proc's hook between fork and exec: the child's identity goes into the
+ * execution record, and the command may run only once that record is on
+ * disk, so that a restart after a crash can find and end it.
+ */
+static int on_proc_start(void *ctx, const struct proc_ident *id, struct error *err)
+{
     struct run_ctx *r = ctx;
-    exec_log(r->e, r->x, r->fd, lv, line);
+    struct engine *e = r->e;
+    pthread_mutex_lock(&e->mu);
+    r->x->pgid = (int)id->pid;
+    r->x->proc_start = id->start_time;
+    snprintf(r->x->boot_id, sizeof(r->x->boot_id), "%s", id->boot_id);
+    mark_dirty(e);
+    uint64_t seq = e->change_seq;
+    while (e->store && e->committed_seq < seq && !e->store_fault[0])
+        pthread_cond_wait(&e->commit_cv, &e->mu);
+    bool ok = !e->store || e->committed_seq >= seq;
+    /* A stop decided meanwhile: better not started than started and killed at once. */
+    const char *why = !ok ? e->store_fault : e->stopping ? "the engine is stopping" : NULL;
+    if (why) {
+        ok = false;
+        r->start_refused = true;
+        r->stop_refused = e->stopping && !e->store_fault[0];
+        snprintf(r->start_error, sizeof(r->start_error), "%s", why);
+        error_set(err, EXIT_FAILED, "%s", why);
+    }
+    pthread_mutex_unlock(&e->mu);
+    return ok ? 0 : -1;
 }
 
 static const char *level_prefix(const char *s, enum log_level *lv)
@@ -749,26 +890,33 @@ static const char *level_prefix(const char *s, enum log_level *lv)
     return s;
 }
 
-enum outcome { OUT_OK, OUT_FAILED, OUT_INTERRUPTED };
+/*
+ * NOT_STARTED: the state dir could not record the start, so nothing ran.
+ * STORE_FAILED: it ran, but its log could not be written: failed, no retry.
+ */
+enum outcome { OUT_OK, OUT_FAILED, OUT_INTERRUPTED, OUT_NOT_STARTED, OUT_STORE_FAILED };
 
-static enum outcome run_simulated(struct engine *e, struct exec *x, int fd,
-                                  const struct spec_job *sj, int attempt, const char **why)
+static enum outcome run_simulated(struct run_ctx *r, const struct spec_job *sj, int attempt,
+                                  const char **why)
 {
+    struct engine *e = r->e;
     int64_t dur = scaled_ms(e, sj->sim_duration_ms);
     int64_t t0 = mono_ms();
-    bool install = e->jobs[x->job].kind == KIND_INSTALL;
+    bool install = e->jobs[r->x->job].kind == KIND_INSTALL;
     if (install)
-        exec_logf(e, x, fd, LOG_INFO, "[installing] %s (attempt %d)",
+        exec_logf(r, LOG_INFO, "[installing] %s (attempt %d)",
                   sj->app && *sj->app ? sj->app : sj->name, attempt);
     else
-        exec_logf(e, x, fd, LOG_INFO, "[started] %s (attempt %d)", sj->name, attempt);
-    for (size_t i = 0; i < sj->n_sim_logs; i++) {
+        exec_logf(r, LOG_INFO, "[started] %s (attempt %d)", sj->name, attempt);
+    for (size_t i = 0; i < sj->n_sim_logs && !r->log_failed; i++) {
         if (dur > 0 && sleep_until(e, t0 + dur * (int64_t)(i + 1) / (int64_t)(sj->n_sim_logs + 1)))
             return OUT_INTERRUPTED;
         enum log_level lv;
         const char *m = level_prefix(sj->sim_logs[i], &lv);
-        exec_log(e, x, fd, lv, m);
+        exec_log_x(r, lv, m, true);
     }
+    if (r->log_failed)
+        return OUT_FAILED;
     if (dur > 0 && sleep_until(e, t0 + dur))
         return OUT_INTERRUPTED;
     /* Outside mu: stopping is not ours to read here, its atomic twin is. */
@@ -776,18 +924,19 @@ static enum outcome run_simulated(struct engine *e, struct exec *x, int fd,
         return OUT_INTERRUPTED;
     if (attempt <= sj->sim_fail_first) {
         *why = "simulated failure";
-        exec_logf(e, x, fd, LOG_ERROR, "[failed] simulated failure on attempt %d", attempt);
+        exec_logf(r, LOG_ERROR, "[failed] simulated failure on attempt %d", attempt);
         return OUT_FAILED;
     }
     if (install)
-        exec_logf(e, x, fd, LOG_INFO, "[installed] %s",
-                  sj->app && *sj->app ? sj->app : sj->name);
+        exec_logf(r, LOG_INFO, "[installed] %s", sj->app && *sj->app ? sj->app : sj->name);
     return OUT_OK;
 }
 
-static enum outcome run_command(struct engine *e, struct exec *x, int fd,
-                                const struct spec_job *sj, char *why, size_t why_n)
+static enum outcome run_command(struct run_ctx *r, const struct spec_job *sj, char *why,
+                                size_t why_n)
 {
+    struct engine *e = r->e;
+    struct exec *x = r->x;
     size_t n_env = 3 + sj->n_env;
     char **env = calloc(n_env, sizeof(char *));
     if (!env) {
@@ -806,7 +955,6 @@ static enum outcome run_command(struct engine *e, struct exec *x, int fd,
         if (asprintf(&env[k], "%s=%s", sj->env[i].key, sj->env[i].value) >= 0)
             k++;
     bool env_ok = env[0] && env[1] && env[2];
-    struct run_ctx rc = {e, x, fd};
     struct proc_opts o = {
         .command = sj->run,
         .env = (const char *const *)env,
@@ -814,61 +962,76 @@ static enum outcome run_command(struct engine *e, struct exec *x, int fd,
         .timeout_ms = sj->timeout_ms,
         .kill_grace_ms = KILL_GRACE_MS,
         .cancel = &e->cancel,
+        .abort = &r->abort,
+        .on_start = on_proc_start,
+        .start_ctx = r,
     };
     struct proc_result res;
     struct error err;
     error_clear(&err);
-    int r = env_ok ? proc_run(&o, on_proc_line, &rc, &res, &err) : -1;
+    int rc = env_ok ? proc_run(&o, on_proc_line, r, &res, &err) : -1;
     for (size_t i = 0; i < n_env; i++)
         free(env[i]);
     free(env);
-    if (r != 0) {
+    if (rc != 0 && r->start_refused)
+        return r->stop_refused ? OUT_INTERRUPTED : OUT_NOT_STARTED;
+    if (rc != 0) {
         snprintf(why, why_n, "[error] %.400s", env_ok ? err.msg : "out of memory");
-        exec_log(e, x, fd, LOG_ERROR, why);
+        exec_log(r, LOG_ERROR, why);
         return OUT_FAILED;
     }
+    if (res.aborted)
+        return OUT_FAILED; /* the log failed: run_one says so */
     if (res.cancelled)
         return OUT_INTERRUPTED;
     if (res.timed_out) {
         char d[32];
         snprintf(why, why_n, "[timeout] killed after %s",
                  duration_format(sj->timeout_ms, d, sizeof(d)));
-        exec_log(e, x, fd, LOG_ERROR, why);
+        exec_log(r, LOG_ERROR, why);
         return OUT_FAILED;
     }
     if (res.signaled) {
         snprintf(why, why_n, "[exit] killed by signal %d", res.term_signal);
-        exec_log(e, x, fd, LOG_ERROR, why);
+        exec_log(r, LOG_ERROR, why);
         return OUT_FAILED;
     }
     if (res.exit_code != 0) {
         snprintf(why, why_n, "[exit] status %d", res.exit_code);
-        exec_log(e, x, fd, LOG_ERROR, why);
+        exec_log(r, LOG_ERROR, why);
         return OUT_FAILED;
     }
     return OUT_OK;
 }
 
-/* Records the end of an execution and decides the job's next state (under mu). */
+/*
+ * Records the end of an execution and decides the job's next state (under
+ * mu). Only the job's own failures use up its retries: an execution the
+ * engine ended (stop, crash) or could not record leaves the job pending.
+ */
 static void finish_locked(struct engine *e, struct exec *x, enum outcome out, const char *why)
 {
     int64_t now = time_now_ms();
     int ji = x->job;
     struct ejob *j = &e->jobs[ji];
     x->status = out == OUT_OK ? EXEC_SUCCEEDED : EXEC_FAILED;
+    x->interrupted = out == OUT_INTERRUPTED || out == OUT_NOT_STARTED;
     x->finished_at = now;
     x->has_runner = false;
     j->queued = false;
     if (out == OUT_OK) {
         set_status(e, ji, JOB_SUCCEEDED);
         j->finished_at = now;
-    } else if (out == OUT_INTERRUPTED) {
-        /* A clean stop: the job runs again on the next start. */
+    } else if (x->interrupted) {
+        /* Not the job's doing: it runs again on the next start. */
         set_status(e, ji, JOB_PENDING);
         j->finished_at = 0;
-    } else if (j->retries_left > 0 && !e->stopping) {
+    } else if (out == OUT_FAILED && j->retries_left > 0) {
         j->retries_left--;
-        runq_push(e, ji, -1);
+        if (e->stopping || e->store_fault[0])
+            set_status(e, ji, JOB_PENDING); /* the retry runs on the next start */
+        else
+            runq_push(e, ji, -1);
     } else {
         set_status(e, ji, JOB_FAILED);
         j->finished_at = now;
@@ -884,7 +1047,7 @@ static void finish_locked(struct engine *e, struct exec *x, enum outcome out, co
         } else if (j->status == JOB_FAILED) {
             cutover_step_finish(e->co, si, false, why, now);
             e->co_running = false;
-        } else if (out == OUT_INTERRUPTED) {
+        } else if (j->status == JOB_PENDING && !j->queued) {
             e->co_running = false;
         }
     }
@@ -894,21 +1057,127 @@ static void finish_locked(struct engine *e, struct exec *x, enum outcome out, co
         rel_push(e, ji, e->change_seq);
 }
 
+/* Attempts so far that were the job's own (interrupted ones do not count). */
+static int own_attempts(const struct engine *e, const struct ejob *j)
+{
+    int n = 0;
+    for (size_t i = 0; i < j->n_execs; i++)
+        if (!e->execs[j->execs[i]]->interrupted)
+            n++;
+    return n;
+}
+
+/*
+ * Before anything starts, its result must be recordable: the log can be
+ * created and the file system has room. -1 (fault set, under mu) if not.
+ */
+static int prepare_log(struct engine *e, int ji, const char *exec_id, int *fd)
+{
+    *fd = -1;
+    if (!e->store)
+        return 0;
+    *fd = store_log_open(e->store, e->dep_id, exec_id);
+    int er = errno;
+    const char *what = "cannot create the log of";
+    if (*fd >= 0 && store_check_space(*fd, e->reserve) != 0) {
+        er = errno;
+        what = "no room left to record";
+        close(*fd);
+        *fd = -1;
+    }
+    if (*fd >= 0)
+        return 0;
+    pthread_mutex_lock(&e->mu);
+    if (er == ENOSPC)
+        store_fault_locked(e, "%s %s: %s (fewer than %lld KiB free in %s)", what,
+                           e->jobs[ji].name, strerror(er), (long long)(e->reserve >> 10),
+                           e->state_dir);
+    else
+        store_fault_locked(e, "%s %s: %s", what, e->jobs[ji].name, strerror(er));
+    pthread_mutex_unlock(&e->mu);
+    return -1;
+}
+
+/* A queued start that will not happen (under mu): the job waits, pending. */
+static void unqueue_locked(struct engine *e, struct work w, const char *line)
+{
+    struct ejob *j = &e->jobs[w.job];
+    j->queued = false;
+    if (w.exec >= 0) {
+        struct exec *x = e->execs[w.exec];
+        if (line)
+            exec_add_line(e, x, LOG_ERROR, line, time_now_ms());
+        x->status = EXEC_FAILED;
+        x->interrupted = true;
+        x->finished_at = time_now_ms();
+        /* Its pre-run lines never reached a log: only what is on disk counts. */
+        if (e->store) {
+            for (size_t k = 0; k < x->ring_n; k++)
+                free(x->ring[(x->ring_head + k) % x->ring_cap].msg);
+            x->ring_n = 0;
+            x->line_count = 0;
+        }
+    }
+    if (j->status == JOB_RUNNING)
+        set_status(e, w.job, JOB_PENDING);
+    if (j->is_step)
+        e->co_running = false;
+    update_deployment(e);
+    mark_dirty(e);
+}
+
+/* Lines past disk_lines never reached the log: memory keeps what the disk has. */
+static void trim_to_disk_locked(struct exec *x, int64_t disk_lines)
+{
+    while (x->line_count > disk_lines && x->ring_n) {
+        size_t last = (x->ring_head + x->ring_n - 1) % x->ring_cap;
+        free(x->ring[last].msg);
+        x->ring_n--;
+        x->line_count--;
+    }
+    if (x->line_count > disk_lines)
+        x->line_count = disk_lines;
+}
+
 static void run_one(struct engine *e, struct work w)
 {
+    char id[33];
+    pthread_mutex_lock(&e->mu);
+    if (e->store_fault[0]) {
+        unqueue_locked(e, w, NULL);
+        pthread_mutex_unlock(&e->mu);
+        notify(e);
+        return;
+    }
+    if (w.exec >= 0)
+        memcpy(id, e->execs[w.exec]->id, sizeof(id));
+    else
+        id_hex(id, 16);
+    pthread_mutex_unlock(&e->mu);
+    int fd;
+    if (prepare_log(e, w.job, id, &fd) != 0) {
+        pthread_mutex_lock(&e->mu);
+        unqueue_locked(e, w, NULL);
+        pthread_mutex_unlock(&e->mu);
+        notify(e);
+        return;
+    }
+
     pthread_mutex_lock(&e->mu);
     struct ejob *j = &e->jobs[w.job];
     int64_t now = time_now_ms();
-    struct exec *x = w.exec >= 0 ? e->execs[w.exec] : exec_new(e, w.job, now);
+    struct exec *x = w.exec >= 0 ? e->execs[w.exec] : exec_new(e, w.job, now, id);
     if (!x) {
         j->queued = false;
         set_status(e, w.job, JOB_FAILED);
         mark_dirty(e);
         pthread_mutex_unlock(&e->mu);
+        if (fd >= 0)
+            close(fd);
         return;
     }
     x->has_runner = true;
-    int attempt = (int)j->n_execs;
+    int attempt = own_attempts(e, j);
     set_status(e, w.job, JOB_RUNNING);
     if (!j->started_at)
         j->started_at = x->started_at;
@@ -934,10 +1203,19 @@ static void run_one(struct engine *e, struct work w)
     pthread_mutex_unlock(&e->mu);
     notify(e);
 
-    int fd = e->store ? store_log_open(e->store, e->dep_id, x->id) : -1;
+    struct run_ctx rc = {.e = e, .x = x, .fd = fd, .cap = e->log_cap};
+    atomic_init(&rc.abort, false);
     for (size_t i = 0; pl && i < pre; i++) {
-        if (fd >= 0 && pl[i].message)
-            store_log_append(fd, &pl[i]);
+        if (fd >= 0 && pl[i].message && !rc.log_failed) {
+            size_t nb;
+            if (store_log_append_n(fd, &pl[i], &nb) == 0) {
+                rc.bytes += (int64_t)nb;
+                rc.disk_lines = pl[i].line_number;
+            } else {
+                rc.log_failed = true;
+                rc.log_errno = errno;
+            }
+        }
         free((char *)(uintptr_t)pl[i].message);
     }
     free(pl);
@@ -946,31 +1224,66 @@ static void run_one(struct engine *e, struct work w)
     enum outcome out = OUT_OK;
     char why[512] = "";
     const struct spec_job *sj = j->sj;
-    if (atomic_load(&e->cancel)) {
+    if (rc.log_failed) {
+        out = OUT_FAILED;
+    } else if (atomic_load(&e->cancel)) {
         out = OUT_INTERRUPTED;
     } else if (sj && sj->run && !sj->simulated) {
-        out = run_command(e, x, fd, sj, why, sizeof(why));
+        out = run_command(&rc, sj, why, sizeof(why));
     } else if (sj) {
         const char *w2 = "";
-        out = run_simulated(e, x, fd, sj, attempt, &w2);
+        out = run_simulated(&rc, sj, attempt, &w2);
         snprintf(why, sizeof(why), "%s", w2);
     }
     if (out == OUT_OK && hold > 0) {
-        exec_logf(e, x, fd, LOG_INFO, "[hold] holding for %lld s",
-                  (long long)((hold + 999) / 1000));
+        exec_logf(&rc, LOG_INFO, "[hold] holding for %lld s", (long long)((hold + 999) / 1000));
         if (sleep_until(e, t0 + hold))
             out = OUT_INTERRUPTED;
         else
-            exec_log(e, x, fd, LOG_INFO, "[hold] hold elapsed");
+            exec_log(&rc, LOG_INFO, "[hold] hold elapsed");
     }
-    if (out == OUT_INTERRUPTED)
-        exec_log(e, x, fd, LOG_ERROR, "[interrupted] the engine stopped before this execution "
-                                      "finished");
+    if (rc.dropped > 0) {
+        char cap[32], lost[32];
+        exec_logf(&rc, LOG_WARN, "[log-cap] %lld lines (%s) dropped past the %s cap",
+                  (long long)rc.dropped, size_format(rc.dropped_bytes, lost, sizeof(lost)),
+                  size_format(rc.cap, cap, sizeof(cap)));
+    }
+    if (out == OUT_INTERRUPTED) {
+        pthread_mutex_lock(&e->mu);
+        char reason[sizeof(e->stop_reason)];
+        memcpy(reason, e->stop_reason, sizeof(reason));
+        pthread_mutex_unlock(&e->mu);
+        if (reason[0])
+            exec_logf(&rc, LOG_ERROR, "[stopped] %s; it runs again on the next start", reason);
+        else
+            exec_log(&rc, LOG_ERROR, "[interrupted] the engine stopped before this execution "
+                                     "finished; it runs again on the next start");
+    }
+    if (rc.log_failed) {
+        /* The result cannot be recorded truthfully: never a success over a cut log. */
+        out = OUT_STORE_FAILED;
+        snprintf(why, sizeof(why), "[error] cannot write the log: %s", strerror(rc.log_errno));
+    }
+    if (out == OUT_NOT_STARTED) {
+        snprintf(why, sizeof(why), "[not-started] %.480s", rc.start_error);
+        exec_log(&rc, LOG_ERROR, why); /* dropped if even that cannot be written */
+    }
     if (fd >= 0) {
-        fsync(fd);
+        if (fsync(fd) != 0 && !rc.log_failed) {
+            rc.log_failed = true;
+            rc.log_errno = errno;
+            out = OUT_STORE_FAILED;
+            snprintf(why, sizeof(why), "[error] cannot write the log: %s",
+                     strerror(rc.log_errno));
+        }
         close(fd);
     }
     pthread_mutex_lock(&e->mu);
+    if (rc.log_failed)
+        store_fault_locked(e, "cannot write the log of %s: %s", j->name,
+                           strerror(rc.log_errno));
+    if (fd >= 0)
+        trim_to_disk_locked(x, rc.disk_lines);
     finish_locked(e, x, out, why);
     pthread_mutex_unlock(&e->mu);
     notify(e);
@@ -1033,6 +1346,7 @@ static void commit_once(struct engine *e)
     struct job *jobs = calloc(e->n_jobs ? e->n_jobs : 1, sizeof(*jobs));
     int *left = calloc(e->n_jobs ? e->n_jobs : 1, sizeof(int));
     struct execution *xs = calloc(e->n_execs ? e->n_execs : 1, sizeof(*xs));
+    struct store_exec_meta *meta = calloc(e->n_execs ? e->n_execs : 1, sizeof(*meta));
     size_t nx = e->n_execs;
     struct deployment d = e->dep;
     char status[32];
@@ -1041,7 +1355,7 @@ static void commit_once(struct engine *e)
     char outcome[32];
     memcpy(outcome, e->dep_outcome, sizeof(outcome));
     d.phase1_outcome = outcome;
-    if (jobs && left && xs) {
+    if (jobs && left && xs && meta) {
         for (size_t i = 0; i < e->n_jobs; i++) {
             const struct ejob *s = &e->jobs[i];
             struct job *o = &jobs[i];
@@ -1077,6 +1391,10 @@ static void commit_once(struct engine *e)
             const struct exec *x = e->execs[i];
             xs[i] = (struct execution){x->id, e->jobs[x->job].id, e->dep_id, x->status,
                                        x->started_at, x->finished_at, x->line_count};
+            meta[i].interrupted = x->interrupted;
+            meta[i].pgid = x->pgid;
+            meta[i].proc_start = x->proc_start;
+            memcpy(meta[i].boot_id, x->boot_id, sizeof(meta[i].boot_id));
         }
     }
     pthread_mutex_unlock(&e->mu);
@@ -1084,7 +1402,7 @@ static void commit_once(struct engine *e)
     struct error err;
     error_clear(&err);
     int rc = 0;
-    if (!jobs || !left || !xs) {
+    if (!jobs || !left || !xs || !meta) {
         rc = -1;
         error_set(&err, EXIT_FAILED, "out of memory");
     } else {
@@ -1095,14 +1413,29 @@ static void commit_once(struct engine *e)
          */
         if (co_changed)
             rc = store_write_cutover(e->store, co_sb.buf, co_sb.len, &err);
-        if (rc == 0)
+        /*
+         * deployment.json changes a few times a run: rewriting (and syncing) it
+         * on every commit would double the latency of the commit a `run:`
+         * command waits for before it starts.
+         */
+        char dep_key[sizeof(e->dep_written)];
+        snprintf(dep_key, sizeof(dep_key), "%s|%lld|%lld|%lld|%s|%lld", d.status,
+                 (long long)d.started_at, (long long)d.finished_at,
+                 (long long)d.phase1_finished_at, d.phase1_outcome,
+                 (long long)d.handover_fired_at);
+        bool dep_changed = strcmp(dep_key, e->dep_written) != 0;
+        if (rc == 0 && dep_changed)
             rc = store_write_deployment(e->store, &d, &err);
+        if (rc == 0 && dep_changed)
+            memcpy(e->dep_written, dep_key, sizeof(dep_key));
         if (rc == 0)
-            rc = store_write_index(e->store, e->dep_id, jobs, e->n_jobs, left, xs, nx, &err);
+            rc = store_write_index(e->store, e->dep_id, jobs, e->n_jobs, left, xs, meta, nx,
+                                   &err);
     }
     free(jobs);
     free(left);
     free(xs);
+    free(meta);
     sb_fini(&co_sb);
 
     pthread_mutex_lock(&e->mu);
@@ -1115,8 +1448,11 @@ static void commit_once(struct engine *e)
         e->last_store_error[0] = 0;
     } else {
         snprintf(e->last_store_error, sizeof(e->last_store_error), "%s", err.msg);
+        char where[1100];
+        store_fault_locked(e, "cannot save state: %s", error_format(&err, where, sizeof(where)));
     }
     pthread_cond_signal(&e->sched_cv);
+    pthread_cond_broadcast(&e->commit_cv);
     /* The error appears in (or leaves) snapshots. */
     if (had_error != (rc != 0))
         bump_gen(e);
@@ -1368,24 +1704,61 @@ oom:
 
 /* ---------------------------------------------------------------- recovery */
 
-static void append_interrupted(struct engine *e, struct exec *x)
+/* Appends lines to a recovered execution's log (before any thread exists). */
+static void append_lines(struct engine *e, struct exec *x, const char *const *msgs, size_t n)
 {
-    x->line_count = store_log_repair(e->store, e->dep_id, x->id);
-    int64_t ts = time_now_ms();
-    const char *msg = "[interrupted] the engine stopped before this execution finished";
-    int64_t n = exec_add_line(e, x, LOG_ERROR, msg, ts);
     int fd = store_log_open(e->store, e->dep_id, x->id);
+    for (size_t i = 0; i < n; i++) {
+        int64_t ts = time_now_ms();
+        int64_t ln = exec_add_line(e, x, LOG_ERROR, msgs[i], ts);
+        struct log_line l = {ln, ts, LOG_ERROR, msgs[i]};
+        if (fd < 0 || store_log_append(fd, &l) != 0)
+            x->line_count--; /* not on disk: not counted */
+    }
     if (fd >= 0) {
-        struct log_line l = {n, ts, LOG_ERROR, msg};
-        store_log_append(fd, &l);
         fsync(fd);
         close(fd);
     }
 }
 
+/*
+ * An execution a crash left "running": its command may still be running,
+ * orphaned. It is ended (its whole group) before the job may run again, so
+ * one job's command never runs twice at once. True when the job may run.
+ */
+static bool recover_running(struct engine *e, struct exec *x)
+{
+    x->line_count = store_log_repair(e->store, e->dep_id, x->id);
+    const char *msgs[2] = {"[interrupted] the engine ended (crash or kill) before this execution "
+                           "finished; it runs again without using a retry",
+                           NULL};
+    char line[300];
+    bool may_run = true;
+    if (x->pgid > 1) {
+        struct proc_ident id = {.pid = x->pgid, .start_time = x->proc_start};
+        snprintf(id.boot_id, sizeof(id.boot_id), "%s", x->boot_id);
+        int how = proc_end_group(&id, e->recovery_grace_ms);
+        if (how > 0)
+            snprintf(line, sizeof(line), "[recovery] ended surviving process group %d of the "
+                     "interrupted execution (%s)", x->pgid,
+                     how == SIGTERM ? "SIGTERM" : "SIGKILL");
+        else if (how < 0)
+            snprintf(line, sizeof(line), "[recovery] process group %d of the interrupted "
+                     "execution survived SIGKILL; the job does not run again while it lives",
+                     x->pgid);
+        if (how != 0)
+            msgs[1] = line;
+        may_run = how >= 0;
+    }
+    append_lines(e, x, msgs, msgs[1] ? 2 : 1);
+    x->status = EXEC_FAILED;
+    x->interrupted = may_run;
+    x->finished_at = time_now_ms();
+    return may_run;
+}
+
 static int recover(struct engine *e, const struct store_state *st, struct error *err)
 {
-    int64_t now = time_now_ms();
     for (size_t i = 0; i < st->n_jobs; i++) {
         const struct store_job *sj = &st->jobs[i];
         if (sj->is_group)
@@ -1412,38 +1785,31 @@ static int recover(struct engine *e, const struct store_state *st, struct error 
         int ji = strmap_get(&e->names, sx->job_id);
         if (ji < 0 || e->jobs[ji].is_group)
             continue;
-        struct exec *x = exec_new(e, ji, sx->started_at);
+        /* Keep the recorded id: its log file is named after it. */
+        struct exec *x = exec_new(e, ji, sx->started_at, sx->id);
         if (!x) {
             error_set(err, EXIT_FAILED, "out of memory");
             return -1;
         }
-        /* Keep the recorded id: its log file is named after it. */
-        int idx = (int)e->n_execs - 1;
-        memcpy(x->id, sx->id, 33);
-        strmap_put(&e->exec_ids, x->id, idx);
         x->status = sx->status;
         x->finished_at = sx->finished_at;
         x->line_count = sx->line_count;
+        x->interrupted = sx->meta.interrupted;
+        x->pgid = sx->meta.pgid;
+        x->proc_start = sx->meta.proc_start;
+        snprintf(x->boot_id, sizeof(x->boot_id), "%s", sx->meta.boot_id);
         if (x->status == EXEC_RUNNING && e->cfg.observe) {
             /* index.json is not rewritten per line: the log knows more. */
             int64_t n = store_log_count(e->store, e->dep_id, x->id);
             if (n > x->line_count)
                 x->line_count = n;
         } else if (x->status == EXEC_RUNNING) {
-            append_interrupted(e, x);
-            x->status = EXEC_FAILED;
-            x->finished_at = now;
+            /* An interruption is not the job's failure: no retry is used up. */
+            bool may_run = recover_running(e, x);
             struct ejob *J = &e->jobs[ji];
             if (J->status != JOB_SUCCEEDED) {
-                if (J->retries_left > 0) {
-                    J->retries_left--;
-                    set_status(e, ji, JOB_PENDING);
-                } else if (J->is_step) {
-                    set_status(e, ji, JOB_FAILED);
-                } else {
-                    set_status(e, ji, JOB_FAILED);
-                    J->finished_at = now;
-                }
+                set_status(e, ji, may_run ? JOB_PENDING : JOB_FAILED);
+                J->finished_at = may_run ? 0 : x->finished_at;
             }
         }
     }
@@ -1605,6 +1971,11 @@ struct engine *engine_new(const struct spec *spec, const struct engine_config *c
         e->cfg = *cfg;
     e->speed = e->cfg.speed > 0 ? e->cfg.speed : 1.0;
     e->n_workers = e->cfg.workers > 0 ? e->cfg.workers : 4;
+    e->log_cap = e->cfg.log_cap ? e->cfg.log_cap : LOG_CAP_DEFAULT;
+    e->reserve = e->cfg.store_reserve ? e->cfg.store_reserve : STORE_RESERVE_DEFAULT;
+    if (e->reserve < 0)
+        e->reserve = 0;
+    e->recovery_grace_ms = e->cfg.recovery_grace_ms > 0 ? e->cfg.recovery_grace_ms : KILL_GRACE_MS;
     e->mode = strdup(e->cfg.mode && *e->cfg.mode ? e->cfg.mode : "standalone");
     e->state_dir = e->cfg.state_dir ? strdup(e->cfg.state_dir) : NULL;
     e->arena = arena_new();
@@ -1614,6 +1985,7 @@ struct engine *engine_new(const struct spec *spec, const struct engine_config *c
     cond_init_mono(&e->store_cv);
     cond_init_mono(&e->gen_cv);
     cond_init_mono(&e->stop_cv);
+    pthread_cond_init(&e->commit_cv, NULL);
     atomic_init(&e->cancel, false);
     e->cutover_group = -1;
     snprintf(e->dep_status, sizeof(e->dep_status), "pending");
@@ -1766,6 +2138,11 @@ fail:
 
 void engine_stop(struct engine *e)
 {
+    engine_stop_jobs(e, NULL);
+}
+
+void engine_stop_jobs(struct engine *e, const char *reason)
+{
     if (!e || !e->ready)
         return;
     pthread_mutex_lock(&e->mu);
@@ -1780,6 +2157,7 @@ void engine_stop(struct engine *e)
         pthread_mutex_unlock(&e->mu);
         return;
     }
+    snprintf(e->stop_reason, sizeof(e->stop_reason), "%s", reason ? reason : "");
     atomic_store(&e->cancel, true);
     pthread_cond_broadcast(&e->work_cv);
     pthread_cond_broadcast(&e->sched_cv);
@@ -1791,40 +2169,48 @@ void engine_stop(struct engine *e)
         pthread_join(e->sched_thr, NULL);
     pthread_mutex_lock(&e->mu);
     /* Queued work never ran: jobs go back to pending, pre-made executions close. */
+    char line[300];
+    if (e->stop_reason[0])
+        snprintf(line, sizeof(line), "[stopped] %s before this execution started",
+                 e->stop_reason);
+    else
+        snprintf(line, sizeof(line),
+                 "[interrupted] the engine stopped before this execution started");
     while (e->rq_n) {
         struct work w = e->runq[e->rq_head];
         e->rq_head = (e->rq_head + 1) % e->rq_cap;
         e->rq_n--;
-        e->jobs[w.job].queued = false;
         if (w.exec >= 0 && e->store) {
+            /* Its lines so far are only in memory: they go to its log with the note. */
             struct exec *x = e->execs[w.exec];
             int64_t ts = time_now_ms();
-            const char *msg = "[interrupted] the engine stopped before this execution started";
-            int64_t n = exec_add_line(e, x, LOG_ERROR, msg, ts);
+            int64_t n = exec_add_line(e, x, LOG_ERROR, line, ts);
             int fd = store_log_open(e->store, e->dep_id, x->id);
+            int64_t on_disk = 0;
+            for (size_t i = 0; fd >= 0 && i < x->ring_n; i++) {
+                const struct mline *m = &x->ring[(x->ring_head + i) % x->ring_cap];
+                struct log_line l = {n - (int64_t)x->ring_n + (int64_t)i + 1, m->ts, m->level,
+                                     m->msg};
+                if (store_log_append(fd, &l) != 0)
+                    break;
+                on_disk = l.line_number;
+            }
             if (fd >= 0) {
-                for (size_t i = 0; i < x->ring_n; i++) {
-                    const struct mline *m = &x->ring[(x->ring_head + i) % x->ring_cap];
-                    struct log_line l = {n - (int64_t)x->ring_n + (int64_t)i + 1, m->ts,
-                                         m->level, m->msg};
-                    store_log_append(fd, &l);
-                }
                 fsync(fd);
                 close(fd);
             }
-        } else if (w.exec >= 0) {
-            exec_add_line(e, e->execs[w.exec], LOG_ERROR,
-                          "[interrupted] the engine stopped before this execution started",
-                          time_now_ms());
+            trim_to_disk_locked(x, on_disk);
+            e->jobs[w.job].queued = false;
+            x->status = EXEC_FAILED;
+            x->interrupted = true;
+            x->finished_at = time_now_ms();
+            if (e->jobs[w.job].status == JOB_RUNNING)
+                set_status(e, w.job, JOB_PENDING);
+            if (e->jobs[w.job].is_step)
+                e->co_running = false;
+        } else {
+            unqueue_locked(e, w, w.exec >= 0 ? line : NULL);
         }
-        if (w.exec >= 0) {
-            e->execs[w.exec]->status = EXEC_FAILED;
-            e->execs[w.exec]->finished_at = time_now_ms();
-        }
-        if (e->jobs[w.job].status == JOB_RUNNING)
-            set_status(e, w.job, JOB_PENDING);
-        if (e->jobs[w.job].is_step)
-            e->co_running = false;
     }
     if (e->co_running)
         e->co_running = false;
@@ -1881,6 +2267,7 @@ void engine_free(struct engine *e)
     pthread_cond_destroy(&e->store_cv);
     pthread_cond_destroy(&e->gen_cv);
     pthread_cond_destroy(&e->stop_cv);
+    pthread_cond_destroy(&e->commit_cv);
     free(e);
 }
 
@@ -2179,9 +2566,12 @@ int engine_fill_snapshot(struct engine *e, struct snapshot *s, const char *watch
             }
         }
     }
-    const char *store_error = e->last_store_error[0] ? arena_printf(a, "cannot save state: %s",
-                                                                     e->last_store_error)
-                                                      : "";
+    /* The picture stays the last good one; the fault says why nothing new starts. */
+    const char *store_error =
+        e->store_fault[0]
+            ? arena_printf(a, "state dir fault, no job starts: %s", e->store_fault)
+        : e->last_store_error[0] ? arena_printf(a, "cannot save state: %s", e->last_store_error)
+                                 : "";
     pthread_mutex_unlock(&e->mu);
     if (!ok || !store_error)
         goto out;
@@ -2358,6 +2748,12 @@ void engine_retry(struct engine *e, const char *job, const char *requested_by,
         result_set(out, 409, "not-retryable", "the engine is stopping");
         goto unlock;
     }
+    if (e->store_fault[0]) {
+        /* It would only go back to pending: nothing starts on a state dir that cannot record. */
+        result_set(out, 409, "not-retryable", "the state dir cannot record results: %.400s",
+                   e->store_fault);
+        goto unlock;
+    }
     enum job_status *eff = eff_locked(e);
     if (!eff) {
         result_set(out, 500, "internal", "out of memory");
@@ -2382,7 +2778,7 @@ void engine_retry(struct engine *e, const char *job, const char *requested_by,
     }
     free(eff);
     int64_t now = time_now_ms();
-    struct exec *x = exec_new(e, ji, now);
+    struct exec *x = exec_new(e, ji, now, NULL);
     if (!x) {
         result_set(out, 500, "internal", "out of memory");
         goto unlock;
@@ -2520,6 +2916,7 @@ void engine_progress(struct engine *e, struct engine_progress *out)
     bool complete = cutover_is_complete(e->co);
     bool co_started = cutover_was_started(e->co);
     bool failed_step = *cutover_get(e->co, "failedStep") != 0;
+    out->store_fault = e->store_fault[0] != 0;
     pthread_mutex_unlock(&e->mu);
     compute_eff(e, own, eff);
     bool done = true, outside_failed = false;

@@ -1,7 +1,7 @@
 /*
  * engine: runs a Sovereign spec for real. A scheduler thread and a bounded
  * pool of worker threads start every job whose dependencies all succeeded:
- * `run:` jobs through /bin/sh -c in their own process group (stdout INFO,
+ * `run:` jobs through /bin/sh -c in a session of their own (stdout INFO,
  * stderr WARN, line by line into the execution's NDJSON log; timeout =>
  * SIGTERM to the group, SIGKILL 5 s later), simulated jobs by sleeping their
  * scaled duration and emitting their log lines. Each attempt is an Execution.
@@ -10,6 +10,26 @@
  * everything durable through the store (DESIGN §5). A start, and the
  * `auto: true` start, wait for the readiness preflight (preflight.h): auto
  * starts only once every check passes (after its `after` groups succeeded).
+ *
+ * Hangup, quit, crash and restart:
+ *   - a hangup never reaches a job's command (its own session);
+ *   - engine_stop / engine_stop_jobs (quit, SIGTERM) end the running commands
+ *     (SIGTERM, SIGKILL 5 s later) and record each execution failed with a
+ *     "[stopped] <reason>" (or "[interrupted]") line; the job goes back to
+ *     pending and runs again on the next start;
+ *   - a crash (SIGKILL) leaves executions recorded running, with their
+ *     child's process group, start time and boot id, which are on disk before
+ *     the command may run; engine_new ends whatever is left of such a group
+ *     (SIGTERM, then SIGKILL after recovery_grace_ms, "[recovery] ..." in the
+ *     log) before the job may run again, so a command never runs twice at once;
+ *   - none of these use up a retry: only the job's own failures (non-zero
+ *     exit, signal, timeout) count against `retries`.
+ * Before a job starts its log is created and the state dir must have
+ * store_reserve bytes free; a state dir that cannot record (read-only, full)
+ * sets a sticky fault (snapshot source.error): nothing new starts, the job
+ * stays pending, and an execution whose log could not be written ends
+ * failed, its child killed, its recorded line count what is on disk. Job
+ * output past log_cap bytes is dropped and counted in one "[log-cap]" line.
  *
  * Threading: all public functions are thread-safe. Internal state sits under
  * one mutex that is held only for short copies; disk writes happen outside it.
@@ -42,12 +62,18 @@ struct engine_config {
      * engine_start fails. Combined with fresh, engine_new refuses (EXIT_USAGE).
      */
     bool observe;
+    int64_t log_cap;           /* --log-cap: bytes of job output per execution log;
+                                  0: 64 MiB, < 0: no cap */
+    int64_t store_reserve;     /* free bytes a start needs in the state dir; 0: 1 MiB, < 0: 0 */
+    int64_t recovery_grace_ms; /* SIGTERM -> SIGKILL for groups a crash left; 0: 5000 */
 };
 
 /*
  * Opens (or creates) the state dir, recovers it (running executions become
- * failed with an "[interrupted]" line and are retried if retries remain),
- * and prepares the jobs. Does not start anything. NULL with err filled on a
+ * failed with an "[interrupted]" line, what their command left running is
+ * ended, and their jobs run again without using a retry), and prepares the
+ * jobs. May block while it ends such a group (recovery_grace_ms + 5 s at
+ * most per group). Does not start anything. NULL with err filled on a
  * corrupted or newer-format state dir (EXIT_USAGE, never overwritten), or
  * when another process holds it (EXIT_USAGE; observe never conflicts). The
  * activity feed is refilled from the tails of the newest execution logs.
@@ -61,10 +87,16 @@ struct engine *engine_new(const struct spec *spec, const struct engine_config *c
 int engine_start(struct engine *e, struct error *err);
 /*
  * Stops cleanly: no new job starts, children are ended (SIGTERM, then SIGKILL),
- * their executions recorded failed with an "[interrupted]" line, state saved.
- * Idempotent. Safe from any thread but not from a signal handler.
+ * their executions recorded failed (interrupted) with an "[interrupted]" line,
+ * jobs back to pending, state saved. Idempotent. Safe from any thread but not
+ * from a signal handler.
  */
 void engine_stop(struct engine *e);
+/*
+ * engine_stop on purpose: the lines read "[stopped] <reason>; it runs again
+ * on the next start" (e.g. "stopped by the operator", "stopped by SIGTERM").
+ */
+void engine_stop_jobs(struct engine *e, const char *reason);
 void engine_free(struct engine *e);
 
 /* Increases with every observable change. */
@@ -110,7 +142,9 @@ int engine_log_page(struct engine *e, const char *execution_id, int64_t from_lin
 /* Outcome summaries for `wait`. */
 struct engine_progress {
     int jobs_total, jobs_succeeded, jobs_failed, jobs_running, jobs_pending;
-    bool jobs_done;            /* nothing pending or running that can still run */
+    bool jobs_done;            /* nothing pending or running that can still run, outside the
+                                  cutover group (handover steps included) */
+    bool store_fault;          /* the state dir cannot record: nothing new starts */
     bool cutover_complete;
     bool cutover_failed;       /* halted on a failed step with no run in progress */
     bool cutover_blocked;      /* cannot start by itself: `after` groups failed, or (auto)

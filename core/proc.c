@@ -1,11 +1,12 @@
 /* proc: child processes for run: jobs (see proc.h). */
 #include "proc.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -127,41 +128,243 @@ static char **build_env(const char *const *extra, size_t n_extra)
     return env;
 }
 
-static int spawn_child(const struct proc_opts *o, int out_w, int err_w, pid_t *pid,
-                       struct error *err)
+int proc_boot_id(char *out, size_t n)
 {
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_t at;
-    sigset_t none, all;
+    out[0] = 0;
+    int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    char b[64];
+    ssize_t r = read(fd, b, sizeof(b) - 1);
+    close(fd);
+    if (r <= 0)
+        return -1;
+    b[r] = 0;
+    b[strcspn(b, "\n")] = 0;
+    snprintf(out, n, "%s", b);
+    return *out ? 0 : -1;
+}
+
+/*
+ * Fields of /proc/PID/stat after the command name (which may hold spaces and
+ * parentheses, hence the last ')'): state, process group, session and start
+ * time (field 22, clock ticks since boot). -1 when the process is gone.
+ */
+static int read_stat(pid_t pid, char *state, pid_t *pgrp, pid_t *sid, int64_t *start)
+{
+    char path[64], b[1024];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t r = read(fd, b, sizeof(b) - 1);
+    close(fd);
+    if (r <= 0)
+        return -1;
+    b[r] = 0;
+    char *p = strrchr(b, ')');
+    if (!p)
+        return -1;
+    /* p+2 is field 3 (state); field 22 is 19 fields further on. */
+    char st;
+    int pp, pg, se;
+    long long v[15];
+    unsigned long long t;
+    if (sscanf(p + 2, "%c %d %d %d %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld "
+                      "%lld %lld %lld %llu",
+               &st, &pp, &pg, &se, &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8],
+               &v[9], &v[10], &v[11], &v[12], &v[13], &v[14], &t) != 20)
+        return -1;
+    if (state)
+        *state = st;
+    if (pgrp)
+        *pgrp = pg;
+    if (sid)
+        *sid = se;
+    if (start)
+        *start = (int64_t)t;
+    return 0;
+}
+
+int64_t proc_start_time(pid_t pid)
+{
+    int64_t t;
+    return read_stat(pid, NULL, NULL, NULL, &t) == 0 ? t : -1;
+}
+
+/*
+ * Live (not zombie) members of the session-and-group id.pid that started no
+ * earlier than its leader did: the processes a crashed engine left behind.
+ * A leader whose pid now belongs to a newer process means the group is gone.
+ */
+static int group_members(const struct proc_ident *id)
+{
+    int64_t lead = proc_start_time(id->pid);
+    if (lead >= 0 && lead != id->start_time)
+        return 0;
+    DIR *d = opendir("/proc");
+    if (!d)
+        return kill(-id->pid, 0) == 0 ? 1 : 0;
+    int n = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (de->d_name[0] < '1' || de->d_name[0] > '9')
+            continue;
+        char st;
+        pid_t pg, se;
+        int64_t t;
+        if (read_stat((pid_t)atoi(de->d_name), &st, &pg, &se, &t) != 0)
+            continue;
+        if (pg == id->pid && se == id->pid && st != 'Z' && t >= id->start_time)
+            n++;
+    }
+    closedir(d);
+    return n;
+}
+
+/* Waits up to ms for the group to have no live member; true when it has none. */
+static bool group_wait_gone(const struct proc_ident *id, int64_t ms)
+{
+    int64_t until = mono_ms() + ms;
+    for (;;) {
+        if (group_members(id) == 0)
+            return true;
+        if (mono_ms() >= until)
+            return false;
+        usleep(20 * 1000);
+    }
+}
+
+int proc_end_group(const struct proc_ident *id, int64_t grace_ms)
+{
+    char boot[PROC_BOOT_ID_MAX];
+    if (id->pid <= 1 || id->start_time <= 0 || !id->boot_id[0])
+        return 0;
+    /* Another boot: every process of the old one is gone, and pids mean nothing. */
+    if (proc_boot_id(boot, sizeof(boot)) != 0 || strcmp(boot, id->boot_id) != 0)
+        return 0;
+    if (group_members(id) == 0)
+        return 0;
+    kill(-id->pid, SIGTERM);
+    if (group_wait_gone(id, grace_ms > 0 ? grace_ms : 5000))
+        return SIGTERM;
+    kill(-id->pid, SIGKILL);
+    return group_wait_gone(id, 5000) ? SIGKILL : -1;
+}
+
+/*
+ * The child between fork and exec: async-signal-safe calls only (the parent
+ * has other threads). It leaves the parent's session, takes its pipes, and
+ * waits on the gate until the parent recorded it; EOF there means "do not run".
+ */
+static void child_main(const struct proc_opts *o, char **env, int out_w, int err_w, int gate_r,
+                       int ready_w)
+{
+    sigset_t none;
     sigemptyset(&none);
-    sigfillset(&all);
-    sigdelset(&all, SIGKILL);
-    sigdelset(&all, SIGSTOP);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof(dfl));
+    dfl.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; sig++)
+        if (sig != SIGKILL && sig != SIGSTOP)
+            sigaction(sig, &dfl, NULL);
+    if (setsid() < 0)
+        _exit(126);
+    /* The group exists now: signals to it reach this child from here on. */
+    if (write(ready_w, "r", 1) != 1)
+        _exit(126);
+    int nul = open("/dev/null", O_RDONLY);
+    if (nul < 0 || dup2(nul, 0) < 0 || dup2(out_w, 1) < 0 || dup2(err_w, 2) < 0 ||
+        dup2(gate_r, 3) < 0)
+        _exit(126);
+    /* Other children's gate ends must not stay open here, or a dead parent's EOF never comes. */
+    if (close_range(4, ~0U, 0) != 0)
+        for (int fd = 4; fd < 1024; fd++)
+            close(fd);
+    char go = 0;
+    ssize_t r;
+    while ((r = read(3, &go, 1)) < 0 && errno == EINTR)
+        ;
+    if (r != 1 || go != 'g')
+        _exit(125);
+    close(3);
+    char *argv[] = {(char *)(uintptr_t) "sh", (char *)(uintptr_t) "-c",
+                    (char *)(uintptr_t)o->command, NULL};
+    execve("/bin/sh", argv, env);
+    _exit(127);
+}
+
+/*
+ * Starts the child in its own session, tells on_start who it is, and only
+ * then lets it exec the command. -1 with err (the child, if any, reaped).
+ */
+static int spawn_child(const struct proc_opts *o, int out_w, int err_w, pid_t *pid,
+                       struct proc_ident *ident, struct error *err)
+{
     char **env = build_env(o->env, o->n_env);
     if (!env) {
         error_set(err, EXIT_FAILED, "out of memory");
         return -1;
     }
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, out_w, 1);
-    posix_spawn_file_actions_adddup2(&fa, err_w, 2);
-    posix_spawnattr_init(&at);
-    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-                                      POSIX_SPAWN_SETSIGDEF);
-    posix_spawnattr_setpgroup(&at, 0);
-    posix_spawnattr_setsigmask(&at, &none);
-    posix_spawnattr_setsigdefault(&at, &all);
-    char *argv[] = {(char *)(uintptr_t) "sh", (char *)(uintptr_t) "-c",
-                    (char *)(uintptr_t)o->command, NULL};
-    int rc = posix_spawn(pid, "/bin/sh", &fa, &at, argv, env);
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&at);
-    free(env);
-    if (rc != 0) {
-        error_set(err, EXIT_FAILED, "cannot start /bin/sh: %s", strerror(rc));
+    int gate[2], ready[2];
+    if (pipe2(gate, O_CLOEXEC) != 0) {
+        error_set(err, EXIT_FAILED, "pipe: %s", strerror(errno));
+        free(env);
         return -1;
     }
+    if (pipe2(ready, O_CLOEXEC) != 0) {
+        error_set(err, EXIT_FAILED, "pipe: %s", strerror(errno));
+        close(gate[0]);
+        close(gate[1]);
+        free(env);
+        return -1;
+    }
+    pid_t c = fork();
+    if (c == 0)
+        child_main(o, env, out_w, err_w, gate[0], ready[1]);
+    int fe = errno;
+    free(env);
+    close(gate[0]);
+    close(ready[1]);
+    if (c < 0) {
+        close(gate[1]);
+        close(ready[0]);
+        error_set(err, EXIT_FAILED, "cannot start /bin/sh: %s", strerror(fe));
+        return -1;
+    }
+    /* Until the child has its own session, kill(-pid) would miss it. */
+    char rb = 0;
+    ssize_t rr;
+    while ((rr = read(ready[0], &rb, 1)) < 0 && errno == EINTR)
+        ;
+    close(ready[0]);
+    if (rr != 1) {
+        close(gate[1]);
+        while (waitpid(c, NULL, 0) < 0 && errno == EINTR)
+            ;
+        error_set(err, EXIT_FAILED, "cannot start /bin/sh: the child failed to set up");
+        return -1;
+    }
+    memset(ident, 0, sizeof(*ident));
+    ident->pid = c;
+    ident->start_time = proc_start_time(c);
+    proc_boot_id(ident->boot_id, sizeof(ident->boot_id));
+    int rc = o->on_start ? o->on_start(o->start_ctx, ident, err) : 0;
+    if (rc == 0) {
+        /* A failed write means the child is gone already: its exit is read later. */
+        ssize_t w = write(gate[1], "g", 1);
+        (void)w;
+    }
+    close(gate[1]);
+    if (rc != 0) {
+        /* Not recorded, so not run: the child sees EOF on the gate and exits. */
+        kill(c, SIGKILL);
+        while (waitpid(c, NULL, 0) < 0 && errno == EINTR)
+            ;
+        return -1;
+    }
+    *pid = c;
     return 0;
 }
 
@@ -181,7 +384,8 @@ int proc_run(const struct proc_opts *o, proc_line_fn fn, void *ctx, struct proc_
         return -1;
     }
     pid_t pid;
-    int rc = spawn_child(o, po[1], pe[1], &pid, err);
+    struct proc_ident ident;
+    int rc = spawn_child(o, po[1], pe[1], &pid, &ident, err);
     close(po[1]);
     close(pe[1]);
     if (rc != 0) {
@@ -218,8 +422,11 @@ int proc_run(const struct proc_opts *o, proc_line_fn fn, void *ctx, struct proc_
     while (!exited || st[0].fd >= 0 || st[1].fd >= 0) {
         int64_t now = mono_ms();
         bool cancel = o->cancel && atomic_load(o->cancel);
-        if (!term_sent && ((deadline >= 0 && now >= deadline) || cancel)) {
-            if (cancel)
+        bool abort_now = o->abort && atomic_load(o->abort);
+        if (!term_sent && ((deadline >= 0 && now >= deadline) || cancel || abort_now)) {
+            if (abort_now)
+                out->aborted = true;
+            else if (cancel)
                 out->cancelled = true;
             else
                 out->timed_out = true;

@@ -34,6 +34,8 @@
 #define SPEC_NAME_MAX 200
 #define SPEC_KEY_MAX 64
 #define SPEC_MAX_RETRIES 1000
+#define SPEC_FQDN_MAX 253
+#define SPEC_FQDN_LABEL_MAX 63
 
 extern const char catalyst_demo_yaml[], catalyst_demo_yaml_end[];
 
@@ -536,6 +538,43 @@ static bool check_name(struct loader *L, const char *what, const char *s, struct
                 what, q0(L, s), SPEC_NAME_MAX);
 }
 
+/*
+ * A DNS name (RFC 1035 shape): at most 253 characters, dot-separated labels of
+ * 1-63 letters, digits and hyphens, no label starting or ending with a hyphen.
+ * The empty string means "not set". The value reaches files, URLs and screens.
+ */
+static bool check_fqdn(struct loader *L, const char *s, struct mark where)
+{
+    size_t n = strlen(s);
+    if (n == 0)
+        return true;
+    if (n > SPEC_FQDN_MAX)
+        return fail(L, where, "fqdn is %zu characters long (at most %d)", n, SPEC_FQDN_MAX);
+    size_t start = 0;
+    for (size_t i = 0; i <= n; i++) {
+        if (i < n && s[i] != '.') {
+            char c = s[i];
+            bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                         (c >= '0' && c <= '9');
+            if (!alnum && c != '-')
+                return fail(L, where, "invalid fqdn \"%s\": character %zu is not a letter, "
+                            "digit, '-' or '.'", q0(L, s), i + 1);
+            continue;
+        }
+        size_t len = i - start;
+        if (len == 0)
+            return fail(L, where, "invalid fqdn \"%s\": empty label", q0(L, s));
+        if (len > SPEC_FQDN_LABEL_MAX)
+            return fail(L, where, "invalid fqdn \"%s\": label %zu characters long (at most %d)",
+                        q0(L, s), len, SPEC_FQDN_LABEL_MAX);
+        if (s[start] == '-' || s[i - 1] == '-')
+            return fail(L, where, "invalid fqdn \"%s\": a label starts or ends with '-'",
+                        q0(L, s));
+        start = i + 1;
+    }
+    return true;
+}
+
 static void *arena_copy(struct loader *L, const void *src, size_t n, size_t size)
 {
     if (n == 0)
@@ -625,7 +664,8 @@ static bool parse_sovereign(struct loader *L)
             ok = read_str(L, "name", false, &s->name, &vm) && check_name(L, "sovereign",
                                                                          s->name, vm);
             break;
-        case 1: ok = read_str(L, "fqdn", true, &s->fqdn, NULL); break;
+        case 1: ok = read_str(L, "fqdn", true, &s->fqdn, &vm) && check_fqdn(L, s->fqdn, vm);
+            break;
         case 2: ok = read_str(L, "provider", true, &s->provider, NULL); break;
         case 3: ok = read_str_list(L, "regions", NULL, &s->regions, &s->n_regions, NULL); break;
         case 4:

@@ -15,10 +15,29 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
 #define STORE_MAX_JSON ((size_t)1 << 30)
+
+static int (*fault_fn)(void *, const char *);
+static void *fault_ctx;
+
+void store_set_fault_hook(int (*fn)(void *ctx, const char *what), void *ctx)
+{
+    fault_ctx = ctx;
+    fault_fn = fn;
+}
+
+/* True (errno set) when the test hook fails this operation. */
+static bool fault(const char *what)
+{
+    int e = fault_fn ? fault_fn(fault_ctx, what) : 0;
+    if (e)
+        errno = e;
+    return e != 0;
+}
 
 struct store {
     char *dir;                 /* owned */
@@ -551,6 +570,11 @@ static int load_index(const cJSON *root, const char *path, struct store_state *s
         x->started_at = jtime(it, "startedAt");
         x->finished_at = jtime(it, "finishedAt");
         x->line_count = jint(it, "lineCount", 0);
+        x->meta.interrupted = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(it, "interrupted"));
+        int64_t pg = jint(it, "pgid", 0);
+        x->meta.pgid = pg > 1 && pg < INT_MAX ? (int)pg : 0;
+        x->meta.proc_start = jint(it, "procStart", 0);
+        snprintf(x->meta.boot_id, sizeof(x->meta.boot_id), "%s", jstr(it, "bootId"));
         if (!x->job_id) {
             error_set(err, EXIT_FAILED, "out of memory");
             return -1;
@@ -662,13 +686,13 @@ static void put_str(struct strbuf *sb, const char *key, const char *v)
     sb_json_str(sb, v ? v : "");
 }
 
-static int write_json(const char *path, struct strbuf *sb, struct error *err)
+static int write_json(const char *path, const char *what, struct strbuf *sb, struct error *err)
 {
     if (sb->oom) {
         error_set(err, EXIT_FAILED, "out of memory");
         return -1;
     }
-    if (write_file_atomic(path, sb->buf, sb->len, 0600) != 0) {
+    if (fault(what) || write_file_atomic(path, sb->buf, sb->len, 0600) != 0) {
         error_at(err, EXIT_FAILED, path, 0, 0, "cannot write state file: %s", strerror(errno));
         return -1;
     }
@@ -697,7 +721,7 @@ int store_write_deployment(struct store *s, const struct deployment *d, struct e
     put_time(&sb, "handoverFiredAt", d->handover_fired_at);
     sb_puts(&sb, "}\n");
     char *path = path_join(s->dir, "deployment.json", NULL);
-    int rc = path ? write_json(path, &sb, err) : -1;
+    int rc = path ? write_json(path, "deployment", &sb, err) : -1;
     if (!path)
         error_set(err, EXIT_FAILED, "out of memory");
     free(path);
@@ -743,7 +767,8 @@ static void encode_job(struct strbuf *sb, const struct job *j, int retries_left)
     sb_putc(sb, '}');
 }
 
-static void encode_exec(struct strbuf *sb, const struct execution *x)
+static void encode_exec(struct strbuf *sb, const struct execution *x,
+                        const struct store_exec_meta *m)
 {
     sb_puts(sb, "{\"id\":");
     sb_json_str(sb, x->id);
@@ -752,12 +777,19 @@ static void encode_exec(struct strbuf *sb, const struct execution *x)
     sb_printf(sb, ",\"status\":\"%s\"", exec_status_name(x->status));
     put_time(sb, "startedAt", x->started_at);
     put_time(sb, "finishedAt", x->finished_at);
-    sb_printf(sb, ",\"lineCount\":%lld}", (long long)x->line_count);
+    sb_printf(sb, ",\"lineCount\":%lld", (long long)x->line_count);
+    if (m && m->interrupted)
+        sb_puts(sb, ",\"interrupted\":true");
+    if (m && m->pgid > 1) {
+        sb_printf(sb, ",\"pgid\":%d,\"procStart\":%lld", m->pgid, (long long)m->proc_start);
+        put_str(sb, "bootId", m->boot_id);
+    }
+    sb_putc(sb, '}');
 }
 
 int store_write_index(struct store *s, const char *dep_id, const struct job *jobs, size_t n_jobs,
-                      const int *retries_left, const struct execution *execs, size_t n_execs,
-                      struct error *err)
+                      const int *retries_left, const struct execution *execs,
+                      const struct store_exec_meta *meta, size_t n_execs, struct error *err)
 {
     if (refuse_write(s, err))
         return -1;
@@ -807,10 +839,10 @@ int store_write_index(struct store *s, const char *dep_id, const struct job *job
     for (size_t i = 0; i < n_execs; i++) {
         if (i)
             sb_putc(&sb, ',');
-        encode_exec(&sb, &execs[i]);
+        encode_exec(&sb, &execs[i], meta ? &meta[i] : NULL);
     }
     sb_puts(&sb, "]}\n");
-    rc = write_json(path, &sb, err);
+    rc = write_json(path, "index", &sb, err);
 out:
     sb_fini(&sb);
     free(dir);
@@ -828,7 +860,7 @@ int store_write_cutover(struct store *s, const char *json, size_t len, struct er
         return -1;
     }
     int rc = 0;
-    if (write_file_atomic(path, json, len, 0600) != 0) {
+    if (fault("cutover") || write_file_atomic(path, json, len, 0600) != 0) {
         error_at(err, EXIT_FAILED, path, 0, 0, "cannot write state file: %s", strerror(errno));
         rc = -1;
     }
@@ -864,7 +896,9 @@ int store_log_open(struct store *s, const char *dep_id, const char *exec_id)
     char *dir = path_join(s->dir, sub, NULL);
     char *path = log_path(s, dep_id, exec_id);
     int fd = -1;
-    if (dir && path && mkdir_p(dir, 0700) == 0 && check_dep_dirs(s, dep_id, NULL) == 0) {
+    if (fault("log-open")) {
+        fd = -1; /* errno is the test hook's */
+    } else if (dir && path && mkdir_p(dir, 0700) == 0 && check_dep_dirs(s, dep_id, NULL) == 0) {
         /* No symlink followed; a FIFO planted there fails (ENXIO) or is refused. */
         fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC,
                   0600);
@@ -874,9 +908,9 @@ int store_log_open(struct store *s, const char *dep_id, const char *exec_id)
             fd = -1;
             errno = EINVAL;
         }
-    }
-    else if (!dir || !path)
+    } else if (!dir || !path) {
         errno = ENOMEM;
+    }
     free(dir);
     free(path);
     return fd;
@@ -884,8 +918,15 @@ int store_log_open(struct store *s, const char *dep_id, const char *exec_id)
 
 int store_log_append(int fd, const struct log_line *l)
 {
+    return store_log_append_n(fd, l, NULL);
+}
+
+int store_log_append_n(int fd, const struct log_line *l, size_t *bytes)
+{
     struct strbuf sb;
     char t[40];
+    if (bytes)
+        *bytes = 0;
     sb_init(&sb);
     sb_printf(&sb, "{\"lineNumber\":%lld,\"timestamp\":\"%s\",\"level\":\"%s\",\"message\":",
               (long long)l->line_number, time_format(l->timestamp, t, sizeof(t)),
@@ -897,9 +938,19 @@ int store_log_append(int fd, const struct log_line *l)
         errno = ENOMEM;
         return -1;
     }
+    /* One writer per log: where the file ends is where this line starts. */
+    off_t start = lseek(fd, 0, SEEK_END);
     size_t off = 0;
     int rc = 0;
-    while (off < sb.len) {
+    if (fault("log-append")) {
+        rc = -1;
+        /* Like a disk that filled up mid-line: half of it lands. */
+        int e = errno;
+        ssize_t w = write(fd, sb.buf, sb.len / 2);
+        (void)w;
+        errno = e;
+    }
+    while (rc == 0 && off < sb.len) {
         ssize_t w = write(fd, sb.buf + off, sb.len - off);
         if (w < 0) {
             if (errno == EINTR)
@@ -909,8 +960,30 @@ int store_log_append(int fd, const struct log_line *l)
         }
         off += (size_t)w;
     }
+    if (rc != 0 && start >= 0) {
+        /* A torn line would be the file's last: cut it, so count == readable lines. */
+        int e = errno;
+        int tr = ftruncate(fd, start);
+        (void)tr;
+        errno = e;
+    }
+    if (rc == 0 && bytes)
+        *bytes = sb.len;
     sb_fini(&sb);
     return rc;
+}
+
+int store_check_space(int fd, uint64_t reserve)
+{
+    struct statvfs v;
+    if (fstatvfs(fd, &v) != 0)
+        return -1;
+    /* f_bavail counts the blocks an unprivileged writer may still use. */
+    if ((uint64_t)v.f_bavail * (uint64_t)v.f_frsize < reserve) {
+        errno = ENOSPC;
+        return -1;
+    }
+    return 0;
 }
 
 /* Complete lines of fd from its start and the offset just past the last one; -1 on error. */

@@ -7,7 +7,14 @@
  *   <dir>/cutover-status.json              flat string map
  *
  * JSON files are replaced atomically (tmp, fsync, rename, fsync dir); files
- * are 0600 and directories 0700. Field names are the wire's (WIRE §3). A file
+ * are 0600 and directories 0700. A crash (or kill -9) at any point leaves
+ * each JSON file whole, old or new, and a log with at most one torn last
+ * line, which store_log_repair cuts off on restart. A log append that fails
+ * (a full disk) cuts its partial line off again at once. Execution records
+ * carry our fields beside the wire's: "interrupted" (ended by the engine
+ * stopping or dying, which does not count against retries) and the child's
+ * "pgid", "procStart" and "bootId", with which a restart finds and ends a
+ * command the crash left running. Field names are the wire's (WIRE §3). A file
  * that does not parse, or carries a newer formatVersion, is refused with a
  * message naming it (EXIT_USAGE) and is never written over.
  *
@@ -60,12 +67,24 @@ struct store_job {
     bool is_group;
 };
 
+/*
+ * Our fields of an execution record beside the wire's: why it ended, and who
+ * its child was, so that a restart can end a command a crash left running.
+ */
+struct store_exec_meta {
+    bool interrupted;          /* ended by the engine stopping or dying, not by the job */
+    int pgid;                  /* the child's session and process group id; 0: none */
+    int64_t proc_start;        /* its start time, field 22 of /proc/PID/stat */
+    char boot_id[40];          /* the boot it ran in */
+};
+
 struct store_exec {
     char id[33];
     char *job_id;              /* owned */
     enum exec_status status;
     int64_t started_at, finished_at;
     int64_t line_count;
+    struct store_exec_meta meta;
 };
 
 struct store_state {
@@ -121,18 +140,37 @@ void store_state_fini(struct store_state *st);
 int store_write_deployment(struct store *s, const struct deployment *d, struct error *err);
 /*
  * index.json: jobs in wire form (retries_left[i] >= 0 adds our "retriesLeft"
- * field; NULL for none) and executions.
+ * field; NULL for none) and executions (meta[i] adds "interrupted", "pgid",
+ * "procStart" and "bootId" where set; NULL for none).
  */
 int store_write_index(struct store *s, const char *dep_id, const struct job *jobs, size_t n_jobs,
-                      const int *retries_left, const struct execution *execs, size_t n_execs,
-                      struct error *err);
+                      const int *retries_left, const struct execution *execs,
+                      const struct store_exec_meta *meta, size_t n_execs, struct error *err);
 /* cutover-status.json from already-encoded JSON text. */
 int store_write_cutover(struct store *s, const char *json, size_t len, struct error *err);
 
 /* Opens an execution's log for appending (created 0600); -1 with errno. */
 int store_log_open(struct store *s, const char *dep_id, const char *exec_id);
-/* Appends one NDJSON line with a single write(2). 0 or -1 with errno. */
+/*
+ * Appends one NDJSON line with a single write(2). 0 or -1 with errno; a line
+ * that could be written only in part (a full disk) is cut off again, so the
+ * file holds whole lines only. *bytes (when non-NULL) gets the bytes added.
+ */
 int store_log_append(int fd, const struct log_line *l);
+int store_log_append_n(int fd, const struct log_line *l, size_t *bytes);
+/*
+ * 0 when the file system of fd has at least reserve bytes free (for an
+ * unprivileged writer); -1 with errno (ENOSPC when it has less).
+ */
+int store_check_space(int fd, uint64_t reserve);
+
+/*
+ * Test hook: when set, every state file write and log append or open first
+ * asks fn, and fails with the errno it returns (0: go ahead). what names the
+ * operation: "index", "deployment", "cutover", "log-open" or "log-append".
+ * Process-wide; set it before an engine starts, clear it with NULL.
+ */
+void store_set_fault_hook(int (*fn)(void *ctx, const char *what), void *ctx);
 /*
  * Counts the complete lines of an execution log, cutting off a torn last line
  * left by a crash. Returns the count (0 when the file is missing).

@@ -452,13 +452,18 @@ Test(cutover, crash_mid_run_resumes)
             pause();
     }
     int64_t until = mono_ms() + 20000;
-    /* Kill only once every file records the step running, as a real crash mid-step would. */
+    /*
+     * Kill only once every file records the step running and its command
+     * runs (it wrote its pid), as a real crash mid-step would.
+     */
     while (!(step_running_on_disk(dir, "harbor-projects") &&
-             exec_running_in_index(dir, "cutover-step-harbor-projects")) &&
+             exec_running_in_index(dir, "cutover-step-harbor-projects") &&
+             access(pidf, F_OK) == 0) &&
            mono_ms() < until)
         usleep(20000);
     bool seen = step_running_on_disk(dir, "harbor-projects") &&
-                exec_running_in_index(dir, "cutover-step-harbor-projects");
+                exec_running_in_index(dir, "cutover-step-harbor-projects") &&
+                access(pidf, F_OK) == 0;
     kill(child, SIGKILL);
     waitpid(child, NULL, 0);
     for (int i = 0; i < 100; i++) {

@@ -5,12 +5,16 @@
 #include "dag.h"
 #include "engine.h"
 #include "snapshot.h"
+#include "store.h"
 #include "helpers/testutil.h"
 
+#include <cjson/cJSON.h>
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define HEAD "sovereign: {name: t1, fqdn: t1.example.com, provider: hetzner, regions: [fsn1]}\n"
@@ -460,6 +464,357 @@ Test(engine, env_and_orgs)
     cr_assert_str_eq(s->sovereign_name, "t1");
     cr_assert_str_eq(s->provider, "hetzner");
     cr_assert_str_eq(s->source.mode, "standalone");
+    snapshot_release(s);
+    engine_free(e);
+    spec_free(sp);
+}
+
+/* ---------------------------------------------------------------- crash safety, store faults */
+
+static struct engine *open_dir(const struct spec *sp, const char *dir, int64_t log_cap)
+{
+    struct engine_config cfg = {.workers = 2, .speed = 1, .state_dir = dir, .mode = "standalone",
+                                .log_cap = log_cap, .store_reserve = -1};
+    struct error err;
+    struct engine *e = engine_new(sp, &cfg, &err);
+    cr_assert_not_null(e, "engine_new: %s", err.msg);
+    return e;
+}
+
+/* Polls (bounded) until job `name` has the status st. */
+static bool wait_status(struct engine *e, const char *name, enum job_status st)
+{
+    int64_t until = mono_ms() + 20000;
+    uint64_t g = 0;
+    while (mono_ms() < until) {
+        struct snapshot *s = tu_snap(e, NULL);
+        bool ok = s->jobs[snapshot_find_job(s, name)].status == st;
+        snapshot_release(s);
+        if (ok)
+            return true;
+        g = engine_wait(e, g, 100);
+    }
+    return false;
+}
+
+/* The state dir's index.json, parsed. */
+static cJSON *index_json(struct engine *e, const char *dir)
+{
+    char p[512];
+    snprintf(p, sizeof(p), "%s/executions/%s/index.json", dir, engine_deployment_id(e));
+    char *data;
+    size_t len;
+    cr_assert_eq(read_file(p, 1 << 24, &data, &len), 0, "cannot read %s", p);
+    cJSON *ix = cJSON_ParseWithLength(data, len);
+    free(data);
+    cr_assert_not_null(ix, "%s does not parse", p);
+    return ix;
+}
+
+static const cJSON *index_job(const cJSON *ix, const char *name)
+{
+    const cJSON *it;
+    cJSON_ArrayForEach(it, cJSON_GetObjectItem(ix, "jobs")) {
+        const char *c = strchr(cJSON_GetObjectItem(it, "id")->valuestring, ':');
+        if (c && strcmp(c + 1, name) == 0)
+            return it;
+    }
+    cr_assert_fail("no job %s in index.json", name);
+    return NULL;
+}
+
+Test(engine_crash, interruptions_use_no_retry, .timeout = 60)
+{
+    char dir[96];
+    tu_tmpdir("engine", dir, sizeof(dir));
+    struct spec *sp = load(HEAD "groups:\n  - name: g\n    jobs:\n"
+                                "      - {name: slow, retries: 0, run: \"echo begun; sleep 2\"}\n"
+                                "      - {name: next, dependsOn: [slow], run: \"true\"}\n");
+    for (int round = 0; round < 3; round++) {
+        struct engine *e = open_dir(sp, dir, 0);
+        struct error err;
+        cr_assert_eq(engine_start(e, &err), 0);
+        cr_assert(wait_status(e, "slow", JOB_RUNNING), "round %d: never ran", round);
+        usleep(300 * 1000);
+        if (round == 1)
+            engine_stop_jobs(e, "stopped by the operator");
+        else
+            engine_stop(e);
+        struct snapshot *s = tu_snap(e, "slow");
+        cr_assert_eq(s->jobs[snapshot_find_job(s, "slow")].status, JOB_PENDING, "round %d",
+                     round);
+        cr_assert_eq(s->detail.n_executions, (size_t)round + 1);
+        cr_assert_eq(s->detail.executions[0].status, EXEC_FAILED);
+        const char *last = s->detail.lines[s->detail.n_lines - 1].message;
+        if (round == 1)
+            cr_assert(strncmp(last, "[stopped] stopped by the operator", 33) == 0, "%s", last);
+        else
+            cr_assert(strncmp(last, "[interrupted]", 13) == 0, "%s", last);
+        snapshot_release(s);
+        cJSON *ix = index_json(e, dir);
+        cr_assert_eq(cJSON_GetObjectItem(index_job(ix, "slow"), "retriesLeft")->valueint, 0);
+        const cJSON *x = cJSON_GetArrayItem(cJSON_GetObjectItem(ix, "executions"), round);
+        cr_assert(cJSON_IsTrue(cJSON_GetObjectItem(x, "interrupted")), "not flagged durably");
+        cr_assert_gt(cJSON_GetObjectItem(x, "pgid")->valueint, 1);
+        cr_assert_eq(strlen(cJSON_GetObjectItem(x, "bootId")->valuestring), 36);
+        cJSON_Delete(ix);
+        engine_free(e);
+    }
+    /* Three interruptions later, a retries: 0 job still runs to success. */
+    struct engine *e = open_dir(sp, dir, 0);
+    struct error err;
+    cr_assert_eq(engine_start(e, &err), 0);
+    wait_done(e);
+    struct snapshot *s = tu_snap(e, "slow");
+    cr_assert_eq(s->jobs[snapshot_find_job(s, "slow")].status, JOB_SUCCEEDED);
+    cr_assert_eq(s->jobs[snapshot_find_job(s, "next")].status, JOB_SUCCEEDED);
+    cr_assert_eq(s->detail.n_executions, 4);
+    cr_assert_eq(s->detail.executions[0].status, EXEC_SUCCEEDED);
+    snapshot_release(s);
+    engine_free(e);
+    spec_free(sp);
+    tu_rm_rf(dir);
+}
+
+Test(engine_crash, own_failures_still_count)
+{
+    char dir[96];
+    tu_tmpdir("engine", dir, sizeof(dir));
+    struct spec *sp = load(HEAD "groups:\n  - name: g\n    jobs:\n"
+                                "      - {name: bad, retries: 2, run: \"exit 4\"}\n");
+    struct engine *e = open_dir(sp, dir, 0);
+    struct error err;
+    cr_assert_eq(engine_start(e, &err), 0);
+    wait_done(e);
+    struct snapshot *s = tu_snap(e, "bad");
+    cr_assert_eq(s->jobs[snapshot_find_job(s, "bad")].status, JOB_FAILED);
+    cr_assert_eq(s->detail.n_executions, 3);
+    snapshot_release(s);
+    engine_free(e);
+    spec_free(sp);
+    tu_rm_rf(dir);
+}
+
+Test(engine_store, log_cap_drops_and_counts)
+{
+    char dir[96];
+    tu_tmpdir("engine", dir, sizeof(dir));
+    struct spec *sp = load(HEAD "groups:\n  - name: g\n    jobs:\n"
+                                "      - {name: chatty, run: \"seq 1 5000\"}\n");
+    struct engine *e = open_dir(sp, dir, 16 << 10);
+    struct error err;
+    cr_assert_eq(engine_start(e, &err), 0);
+    wait_done(e);
+    struct snapshot *s = tu_snap(e, "chatty");
+    cr_assert_eq(s->jobs[snapshot_find_job(s, "chatty")].status, JOB_SUCCEEDED);
+    int64_t total = s->detail.log_total;
+    const struct log_line *m = &s->detail.lines[s->detail.n_lines - 1];
+    long long dropped = -1;
+    cr_assert_eq(sscanf(m->message, "[log-cap] %lld lines", &dropped), 1, "%s", m->message);
+    cr_assert(strstr(m->message, "dropped past the 16 KiB cap"), "%s", m->message);
+    /* Kept lines 1..k, the dropped rest counted: together all 5000. */
+    cr_assert_eq(total - 1 + dropped, 5000);
+    cr_assert_gt(dropped, 4000);
+    char path[512];
+    snprintf(path, sizeof(path), "%s/executions/%s/%s.log", dir, engine_deployment_id(e),
+             s->detail.executions[0].id);
+    struct stat st;
+    cr_assert_eq(stat(path, &st), 0);
+    cr_assert_leq(st.st_size, (16 << 10) + 512, "log is %lld bytes", (long long)st.st_size);
+    /* What the record says is what the file holds (stop: the last commit is done). */
+    engine_stop(e);
+    cJSON *ix = index_json(e, dir);
+    const cJSON *x = cJSON_GetArrayItem(cJSON_GetObjectItem(ix, "executions"), 0);
+    cr_assert_eq((int64_t)cJSON_GetObjectItem(x, "lineCount")->valuedouble, total);
+    cJSON_Delete(ix);
+    struct arena *a = arena_new();
+    struct log_page pg;
+    cr_assert_eq(engine_log_page(e, s->detail.executions[0].id, total - 2, 10, a, &pg), 0);
+    cr_assert_eq(pg.n_lines, 3);
+    char want[32];
+    snprintf(want, sizeof(want), "%lld", (long long)(total - 1)); /* the last line kept */
+    cr_assert_str_eq(pg.lines[1].message, want);
+    cr_assert(strncmp(pg.lines[2].message, "[log-cap]", 9) == 0);
+    arena_free(a);
+    snapshot_release(s);
+    engine_free(e);
+    spec_free(sp);
+    tu_rm_rf(dir);
+}
+
+/* Fault hooks: fail the k-th log append, every log open, or index writes once armed. */
+static int fail_append_at = -1, appends, fail_open, index_armed_at_open = -1, opens;
+static bool index_broken;
+
+static int fault_hook(void *ctx, const char *what)
+{
+    (void)ctx;
+    if (strcmp(what, "log-append") == 0 && ++appends == fail_append_at)
+        return ENOSPC;
+    if (strcmp(what, "log-open") == 0) {
+        if (fail_open)
+            return EROFS;
+        if (++opens == index_armed_at_open)
+            index_broken = true;
+    }
+    if (strcmp(what, "index") == 0 && index_broken)
+        return ENOSPC;
+    return 0;
+}
+
+static bool file_exists(const char *p) { return access(p, F_OK) == 0; }
+
+Test(engine_store, failed_log_write_fails_the_execution, .timeout = 60)
+{
+    char dir[96], mark[160], yaml[600];
+    tu_tmpdir("engine", dir, sizeof(dir));
+    snprintf(mark, sizeof(mark), "%s-after", dir);
+    snprintf(yaml, sizeof(yaml),
+             HEAD "groups:\n  - name: g\n    jobs:\n"
+                  "      - {name: writer, retries: 3, run: \"seq 1 100000; sleep 30\"}\n"
+                  "      - {name: after, dependsOn: [writer], run: \"touch %s\"}\n",
+             mark);
+    struct spec *sp = load(yaml);
+    fail_append_at = 1000;
+    store_set_fault_hook(fault_hook, NULL);
+    struct engine *e = open_dir(sp, dir, 0);
+    struct error err;
+    int64_t t0 = mono_ms();
+    cr_assert_eq(engine_start(e, &err), 0);
+    cr_assert(wait_status(e, "writer", JOB_FAILED));
+    /* The child was killed, not waited for (sleep 30). */
+    cr_assert_lt(mono_ms() - t0, 15000);
+    struct engine_progress p;
+    engine_progress(e, &p);
+    cr_assert(p.store_fault);
+    struct snapshot *s = tu_snap(e, "writer");
+    cr_assert(strstr(s->source.error, "cannot write the log of writer"), "%s", s->source.error);
+    cr_assert(strstr(s->source.error, "No space left on device"), "%s", s->source.error);
+    cr_assert_eq(s->detail.n_executions, 1, "a store fault is retried, not the job's fault");
+    cr_assert_eq(s->detail.executions[0].status, EXEC_FAILED);
+    /* On disk: whole lines only, as many as recorded. */
+    int64_t total = s->detail.executions[0].line_count;
+    cr_assert_eq(total, 999);
+    char path[512];
+    snprintf(path, sizeof(path), "%s/executions/%s/%s.log", dir, engine_deployment_id(e),
+             s->detail.executions[0].id);
+    char *data;
+    size_t len;
+    cr_assert_eq(read_file(path, 1 << 24, &data, &len), 0);
+    int64_t nl = 0;
+    for (size_t i = 0; i < len; i++)
+        nl += data[i] == '\n';
+    cr_assert_eq(nl, total);
+    cr_assert_eq(data[len - 1], '\n');
+    free(data);
+    cr_assert_eq(s->jobs[snapshot_find_job(s, "after")].status, JOB_FAILED); /* cascade */
+    snapshot_release(s);
+    /* A retry would only wait: it is refused while the state dir cannot record. */
+    struct engine_result res;
+    engine_retry(e, "writer", "test", &res);
+    cr_assert_eq(res.code, 409);
+    cr_assert(strstr(res.detail, "state dir cannot record"), "%s", res.detail);
+    engine_free(e);
+    cr_assert_not(file_exists(mark), "a dependent ran on a failed write");
+    spec_free(sp);
+    store_set_fault_hook(NULL, NULL);
+    tu_rm_rf(dir);
+}
+
+Test(engine_store, unwritable_log_keeps_the_job_pending)
+{
+    char dir[96], mark[160], yaml[600];
+    tu_tmpdir("engine", dir, sizeof(dir));
+    snprintf(mark, sizeof(mark), "%s-ran", dir);
+    snprintf(yaml, sizeof(yaml),
+             HEAD "groups:\n  - name: g\n    jobs:\n"
+                  "      - {name: effect, run: \"touch %s\"}\n", mark);
+    struct spec *sp = load(yaml);
+    fail_open = 1;
+    store_set_fault_hook(fault_hook, NULL);
+    struct engine *e = open_dir(sp, dir, 0);
+    struct error err;
+    cr_assert_eq(engine_start(e, &err), 0);
+    int64_t until = mono_ms() + 10000;
+    struct engine_progress p;
+    do {
+        usleep(20000);
+        engine_progress(e, &p);
+    } while (!p.store_fault && mono_ms() < until);
+    cr_assert(p.store_fault);
+    usleep(200 * 1000);
+    struct snapshot *s = tu_snap(e, "effect");
+    cr_assert_eq(s->jobs[snapshot_find_job(s, "effect")].status, JOB_PENDING);
+    cr_assert_eq(s->detail.n_executions, 0);
+    cr_assert(strstr(s->source.error, "cannot create the log of effect"), "%s",
+              s->source.error);
+    cr_assert(strstr(s->source.error, "Read-only file system"), "%s", s->source.error);
+    snapshot_release(s);
+    engine_free(e);
+    cr_assert_not(file_exists(mark), "a job ran whose result could not be recorded");
+    spec_free(sp);
+    store_set_fault_hook(NULL, NULL);
+    tu_rm_rf(dir);
+}
+
+Test(engine_store, unrecorded_start_never_runs)
+{
+    char dir[96], mark[160], yaml[600];
+    tu_tmpdir("engine", dir, sizeof(dir));
+    snprintf(mark, sizeof(mark), "%s-ran", dir);
+    snprintf(yaml, sizeof(yaml),
+             HEAD "groups:\n  - name: g\n    jobs:\n"
+                  "      - {name: first, run: \"true\"}\n"
+                  "      - {name: effect, dependsOn: [first], run: \"touch %s\"}\n", mark);
+    struct spec *sp = load(yaml);
+    /* The second log opened is the effect's: from then on index.json cannot be written. */
+    index_armed_at_open = 2;
+    store_set_fault_hook(fault_hook, NULL);
+    struct engine *e = open_dir(sp, dir, 0);
+    struct error err;
+    cr_assert_eq(engine_start(e, &err), 0);
+    cr_assert(wait_status(e, "first", JOB_SUCCEEDED));
+    int64_t until = mono_ms() + 10000;
+    struct engine_progress p;
+    do {
+        usleep(20000);
+        engine_progress(e, &p);
+    } while (!p.store_fault && mono_ms() < until);
+    cr_assert(p.store_fault);
+    cr_assert(wait_status(e, "effect", JOB_PENDING));
+    usleep(300 * 1000);
+    cr_assert_not(file_exists(mark), "the command ran before its start was recorded");
+    struct snapshot *s = tu_snap(e, "effect");
+    cr_assert(strstr(s->source.error, "cannot save state"), "%s", s->source.error);
+    cr_assert_eq(s->detail.n_executions, 1);
+    cr_assert_eq(s->detail.executions[0].status, EXEC_FAILED);
+    snapshot_release(s);
+    engine_free(e);
+    cr_assert_not(file_exists(mark));
+    spec_free(sp);
+    store_set_fault_hook(NULL, NULL);
+    tu_rm_rf(dir);
+}
+
+Test(engine, handover_steps_count_for_jobs_done)
+{
+    struct spec *sp = load(HEAD "groups:\n"
+                                "  - name: apps\n    jobs:\n"
+                                "      - {name: a, simulate: {duration: 50ms}}\n"
+                                "  - name: handover\n    after: [apps]\n    jobs:\n"
+                                "      - {name: handover-step-dns, simulate: {duration: 600ms}}\n"
+                                "cutover:\n  after: [handover]\n  steps:\n"
+                                "    - {name: one, simulate: {duration: 50ms}}\n");
+    struct engine *e = start(sp, 1, false);
+    struct engine_progress p;
+    cr_assert(tu_wait_for(e, tu_jobs_done, &p));
+    struct snapshot *s = tu_snap(e, NULL);
+    const struct job *h = job_named(s, "handover-step-dns");
+    cr_assert_eq(h->kind, KIND_STEP);
+    cr_assert_eq(h->status, JOB_SUCCEEDED, "jobs_done before the handover step ended");
+    /* The cutover group is `wait cutover`'s: not started, jobs are still done. */
+    cr_assert_eq(job_named(s, "cutover-step-one")->status, JOB_PENDING);
+    cr_assert_eq(p.jobs_total, 3);
     snapshot_release(s);
     engine_free(e);
     spec_free(sp);

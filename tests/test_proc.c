@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 struct lines {
@@ -261,4 +262,141 @@ Test(proc, timeout_does_not_wait_for_a_child_that_left_the_group, .timeout = 20)
     cr_assert(r.timed_out);
     cr_assert_lt(took, 5000, "proc_run waited %lld ms for an escaped child", (long long)took);
     lines_free(&l);
+}
+
+/* on_start hooks: one records who the child is, one refuses it. */
+struct start_rec {
+    struct proc_ident id;
+    int calls;
+    bool refuse;
+};
+
+static int record_start(void *ctx, const struct proc_ident *id, struct error *err)
+{
+    struct start_rec *s = ctx;
+    s->id = *id;
+    s->calls++;
+    if (s->refuse) {
+        error_set(err, EXIT_FAILED, "not recorded");
+        return -1;
+    }
+    return 0;
+}
+
+Test(proc, child_has_its_own_session_and_is_recorded_first)
+{
+    struct start_rec rec = {0};
+    /* Field 6 of /proc/PID/stat is the session id; sh's comm has no spaces. */
+    struct proc_opts o = {.command = "echo $$ $(cut -d' ' -f6 /proc/$$/stat)",
+                          .kill_grace_ms = 5000, .on_start = record_start, .start_ctx = &rec};
+    struct lines l;
+    memset(&l, 0, sizeof(l));
+    struct proc_result r;
+    struct error err;
+    cr_assert_eq(proc_run(&o, collect, &l, &r, &err), 0, "%s", err.msg);
+    cr_assert_eq(rec.calls, 1);
+    cr_assert_eq(l.n, 1);
+    char want[64];
+    snprintf(want, sizeof(want), "%d %d", (int)rec.id.pid, (int)rec.id.pid);
+    cr_assert_str_eq(l.text[0], want, "pid and session id: %s", l.text[0]);
+    cr_assert_gt(rec.id.start_time, 0);
+    char boot[PROC_BOOT_ID_MAX];
+    cr_assert_eq(proc_boot_id(boot, sizeof(boot)), 0);
+    cr_assert_str_eq(rec.id.boot_id, boot);
+    cr_assert_eq(strlen(boot), 36);
+    lines_free(&l);
+}
+
+Test(proc, refused_start_never_runs_the_command)
+{
+    char path[] = "/tmp/catalyst-proc-XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    close(fd);
+    unlink(path);
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "touch %s", path);
+    struct start_rec rec = {.refuse = true};
+    struct proc_opts o = {.command = cmd, .on_start = record_start, .start_ctx = &rec};
+    struct lines l;
+    memset(&l, 0, sizeof(l));
+    struct proc_result r;
+    struct error err;
+    error_clear(&err);
+    cr_assert_eq(proc_run(&o, collect, &l, &r, &err), -1);
+    cr_assert_str_eq(err.msg, "not recorded");
+    cr_assert_eq(rec.calls, 1);
+    usleep(100 * 1000);
+    cr_assert_neq(access(path, F_OK), 0, "the refused command ran");
+    /* The child is gone, reaped. */
+    cr_assert_neq(kill(rec.id.pid, 0), 0);
+}
+
+Test(proc, abort_flag_ends_the_child)
+{
+    atomic_bool ab;
+    atomic_init(&ab, true);
+    struct proc_opts o = {.command = "sleep 30", .kill_grace_ms = 5000, .abort = &ab};
+    struct lines l;
+    memset(&l, 0, sizeof(l));
+    struct proc_result r;
+    struct error err;
+    int64_t t0 = mono_ms();
+    cr_assert_eq(proc_run(&o, collect, &l, &r, &err), 0);
+    cr_assert(r.aborted);
+    cr_assert_not(r.cancelled);
+    cr_assert_not(r.timed_out);
+    cr_assert_lt(mono_ms() - t0, 3000);
+}
+
+/* A group like the one a crashed engine leaves: a session leader with a background child. */
+static pid_t orphan_group(const char *script, struct proc_ident *id)
+{
+    pid_t c = fork();
+    cr_assert_geq(c, 0);
+    if (c == 0) {
+        setsid();
+        execl("/bin/sh", "sh", "-c", script, (char *)NULL);
+        _exit(127);
+    }
+    usleep(200 * 1000); /* the shell sets its traps and starts the background sleep */
+    memset(id, 0, sizeof(*id));
+    id->pid = c;
+    id->start_time = proc_start_time(c);
+    cr_assert_gt(id->start_time, 0);
+    cr_assert_eq(proc_boot_id(id->boot_id, sizeof(id->boot_id)), 0);
+    return c;
+}
+
+Test(proc, end_group_terms_then_kills)
+{
+    struct proc_ident id;
+    pid_t c = orphan_group("sleep 30 & sleep 30", &id);
+    cr_assert_eq(proc_end_group(&id, 2000), SIGTERM);
+    int st;
+    cr_assert_eq(waitpid(c, &st, WNOHANG), c, "the leader still runs");
+    cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM);
+    cr_assert_eq(proc_end_group(&id, 2000), 0, "nothing of the group is left");
+
+    c = orphan_group("trap '' TERM; sleep 30 & sleep 30", &id);
+    int64_t t0 = mono_ms();
+    cr_assert_eq(proc_end_group(&id, 300), SIGKILL);
+    cr_assert_geq(mono_ms() - t0, 300);
+    cr_assert_eq(waitpid(c, &st, 0), c);
+    cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+}
+
+Test(proc, end_group_leaves_strangers_alone)
+{
+    struct proc_ident id;
+    pid_t c = orphan_group("sleep 30", &id);
+    struct proc_ident other = id;
+    other.start_time = id.start_time - 1; /* the pid now names a newer process */
+    cr_assert_eq(proc_end_group(&other, 200), 0);
+    other = id;
+    snprintf(other.boot_id, sizeof(other.boot_id), "00000000-0000-0000-0000-000000000000");
+    cr_assert_eq(proc_end_group(&other, 200), 0, "another boot's pids mean nothing");
+    cr_assert_eq(waitpid(c, NULL, WNOHANG), 0, "the process was signalled");
+    cr_assert_eq(proc_end_group(&id, 2000), SIGTERM);
+    waitpid(c, NULL, 0);
 }

@@ -764,7 +764,7 @@ Test(spec_hostile, ten_megabyte_line)
         {"", ""},                                   /* one plain scalar */
         {"sovereign: {name: x}\nbogus", ": 1\n"},   /* a huge key */
         {"sovereign: {name: ", "}\n"},              /* a huge (invalid) name */
-        {"sovereign: {name: x, fqdn: '", "'}\n"},   /* a huge quoted value, valid */
+        {"sovereign: {name: x, provider: '", "'}\n"}, /* a huge quoted value, valid */
         {"sovereign: {name: x}\ngroups: [", "\n"},  /* an unterminated flow sequence */
     };
     for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++) {
@@ -773,7 +773,7 @@ Test(spec_hostile, ten_megabyte_line)
         struct spec *s = spec_load_buffer(buf, len, "big.yaml", &err);
         if (i == 3) {
             cr_assert_not_null(s, "%s", err.msg);
-            cr_assert_eq(strlen(s->fqdn), big);
+            cr_assert_eq(strlen(s->provider), big);
             spec_free(s);
         } else {
             cr_assert_null(s, "shape %zu loaded", i);
@@ -869,6 +869,67 @@ Test(spec_hostile, bad_fixture_files)
         cr_assert_eq(err.line, cases[i].line, "%s: line %d", path, err.line);
         cr_assert_eq(err.column, cases[i].col, "%s: column %d", path, err.column);
     }
+}
+
+Test(spec_errors, fqdn_shape)
+{
+    /* "sovereign: {name: x, fqdn: " is 27 characters: the value starts at column 28. */
+    expect_error("sovereign: {name: x, fqdn: -a.example.org}\n", 1, 28,
+                 "a label starts or ends with '-'");
+    expect_error("sovereign: {name: x, fqdn: a-.example.org}\n", 1, 28,
+                 "a label starts or ends with '-'");
+    expect_error("sovereign: {name: x, fqdn: a..example.org}\n", 1, 28, "empty label");
+    expect_error("sovereign: {name: x, fqdn: example.org.}\n", 1, 28, "empty label");
+    expect_error("sovereign: {name: x, fqdn: a_b.example.org}\n", 1, 28,
+                 "character 2 is not a letter");
+    expect_error("sovereign:\n  name: x\n  fqdn: \"a b.org\"\n", 3, 9,
+                 "character 2 is not a letter");
+
+    char label[80];
+    memset(label, 'a', 64);
+    label[64] = 0;
+    char yaml[400];
+    snprintf(yaml, sizeof(yaml), "sovereign: {name: x, fqdn: %s.org}\n", label);
+    expect_error(yaml, 1, 28, "label 64 characters long (at most 63)");
+    label[63] = 0; /* 63 is the most a label may have */
+    snprintf(yaml, sizeof(yaml), "sovereign: {name: x, fqdn: %s.org}\n", label);
+    struct error err;
+    struct spec *s = load(yaml, &err);
+    cr_assert_not_null(s, "%s", err.msg);
+    spec_free(s);
+}
+
+Test(spec_errors, fqdn_length)
+{
+    /* 63+1+63+1+63+1+61 = 253 characters: the longest accepted. */
+    char name[300], yaml[400];
+    memset(name, 'b', sizeof(name));
+    name[63] = name[127] = name[191] = '.';
+    name[253] = 0;
+    snprintf(yaml, sizeof(yaml), "sovereign: {name: x, fqdn: %s}\n", name);
+    struct error err;
+    struct spec *s = load(yaml, &err);
+    cr_assert_not_null(s, "%s", err.msg);
+    cr_assert_eq(strlen(s->fqdn), 253);
+    spec_free(s);
+    name[253] = 'b';
+    name[254] = 0;
+    snprintf(yaml, sizeof(yaml), "sovereign: {name: x, fqdn: %s}\n", name);
+    expect_error(yaml, 1, 28, "fqdn is 254 characters long (at most 253)");
+
+    /* A 10 MB value is refused, not kept. */
+    size_t big = (size_t)10 << 20;
+    char *huge = malloc(big + 64);
+    cr_assert_not_null(huge);
+    int n = snprintf(huge, 64, "sovereign: {name: x, fqdn: ");
+    memset(huge + n, 'c', big);
+    memcpy(huge + n + big, "}\n", 3);
+    s = spec_load_buffer(huge, strlen(huge), "t.yaml", &err);
+    cr_assert_null(s);
+    cr_assert(strstr(err.msg, "at most 253"), "%s", err.msg);
+    cr_assert_eq(err.line, 1);
+    cr_assert_eq(err.column, 28);
+    free(huge);
 }
 
 /* --spec FIFO (no writer) or a directory: refused at once; a secret's first line is not shown. */

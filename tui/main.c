@@ -78,9 +78,11 @@ struct options {
     size_t n_allow_hosts;
     bool insecure_no_auth;
     const char *config;
+    int64_t log_cap;            /* --log-cap bytes; 0: the engine's default, -1: none */
 };
 
 static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t stop_signal;      /* the signal that asked to stop, 0: none */
 static volatile sig_atomic_t hangup_requested;
 /* Set by a process that owns a standalone engine: SIGHUP then detaches, not stops. */
 static volatile sig_atomic_t detach_on_hangup;
@@ -89,8 +91,10 @@ static void on_signal(int sig)
 {
     if (sig == SIGHUP)
         hangup_requested = 1;
-    if (sig != SIGHUP || !detach_on_hangup)
+    if (sig != SIGHUP || !detach_on_hangup) {
         stop_requested = 1;
+        stop_signal = sig;
+    }
 }
 
 /* run_wait and the attach path: the terminal went away (detach), the owner went away. */
@@ -142,6 +146,8 @@ static void print_help(void)
          "  --fresh              move an existing state dir aside (<dir>.old-<timestamp>)\n"
          "  --speed N            time scale for simulated jobs, default 1\n"
          "  --jobs N             parallel jobs in the engine, default 4\n"
+         "  --log-cap SIZE       job output kept per execution log (512K, 64M, 1G; 0: no cap),\n"
+         "                       default 64M\n"
          "  --refresh SECONDS    poll interval, default 2\n"
          "  --theme NAME         default, light, high-contrast, colorblind, mono (a theme name)\n"
          "  --theme-file FILE    a theme YAML file of your own\n"
@@ -170,6 +176,34 @@ static int parse_double(const char *s, double *out)
     return 0;
 }
 
+/* "512K", "64M", "1G", "64MiB", "1048576": bytes into out; -1 when malformed. */
+static int parse_size(const char *s, int64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s || *s == '-')
+        return -1;
+    int shift = 0;
+    if (*end == 'K' || *end == 'k')
+        shift = 10;
+    else if (*end == 'M' || *end == 'm')
+        shift = 20;
+    else if (*end == 'G' || *end == 'g')
+        shift = 30;
+    if (shift) {
+        end++;
+        if (strcmp(end, "iB") == 0 || strcmp(end, "B") == 0)
+            end += strlen(end);
+    } else if (strcmp(end, "B") == 0) {
+        end++;
+    }
+    if (*end || v > (1ULL << 40) >> shift)
+        return -1;
+    *out = (int64_t)(v << shift);
+    return 0;
+}
+
 static int parse_args(int argc, char **argv, struct options *o)
 {
     memset(o, 0, sizeof(*o));
@@ -193,7 +227,7 @@ static int parse_args(int argc, char **argv, struct options *o)
         O_REFRESH, O_THEME, O_COLOR, O_ASCII, O_READ_ONLY, O_TOKEN, O_SESSION, O_CACERT,
         O_INSECURE, O_ONCE, O_VIEW, O_TIMEOUT, O_LISTEN, O_CONFIG, O_HELP, O_VERSION,
         O_ALLOW_HOST, O_NO_AUTH,
-        O_THEME_FILE,
+        O_LOG_CAP, O_THEME_FILE,
     };
     static const struct option longopts[] = {
         {"spec", required_argument, 0, O_SPEC},
@@ -204,6 +238,7 @@ static int parse_args(int argc, char **argv, struct options *o)
         {"fresh", no_argument, 0, O_FRESH},
         {"speed", required_argument, 0, O_SPEED},
         {"jobs", required_argument, 0, O_JOBS},
+        {"log-cap", required_argument, 0, O_LOG_CAP},
         {"refresh", required_argument, 0, O_REFRESH},
         {"theme", required_argument, 0, O_THEME},
         {"theme-file", required_argument, 0, O_THEME_FILE},
@@ -248,6 +283,13 @@ static int parse_args(int argc, char **argv, struct options *o)
             o->jobs = (int)v;
             break;
         }
+        case O_LOG_CAP:
+            if (parse_size(optarg, &o->log_cap) < 0)
+                return usage_error("--log-cap: expected a size like 512K, 64M or 1G (at most "
+                                   "1T), got \"%s\"", optarg);
+            if (o->log_cap == 0)
+                o->log_cap = -1;
+            break;
         case O_REFRESH:
             if (parse_double(optarg, &o->refresh) < 0)
                 return usage_error("--refresh: expected seconds > 0, got \"%s\"", optarg);
@@ -367,13 +409,26 @@ static int print_once(const struct snapshot *s, const struct options *o)
     return s->source.ok ? EXIT_OK : (s->source.auth_failed ? EXIT_AUTH : EXIT_API);
 }
 
-/* The outcome `wait` is waiting for, read from a snapshot: -1 not yet, else an exit class. */
+/* A job of the cutover group (`wait cutover`'s business; handover steps are not). */
+static bool in_cutover_group(const struct job *j)
+{
+    if (strncmp(j->job_name, "cutover-step-", 13) == 0)
+        return true;
+    const char *colon = j->parent_id ? strrchr(j->parent_id, ':') : NULL;
+    return colon && strcmp(colon + 1, "cutover") == 0;
+}
+
+/*
+ * The outcome `wait` is waiting for, read from a snapshot: -1 not yet, else
+ * an exit class. Every job counts but the cutover group's: handover steps
+ * (kind step, group handover) are jobs the Sovereign still has to run.
+ */
 static int wait_outcome(const struct snapshot *s, bool cutover)
 {
     int pending = 0, failed = 0;
     for (size_t i = 0; i < s->n_jobs; i++) {
         const struct job *j = &s->jobs[i];
-        if (j->is_group || j->kind == KIND_STEP || strncmp(j->job_name, "cutover-step-", 13) == 0)
+        if (j->is_group || in_cutover_group(j))
             continue;
         if (j->status == JOB_PENDING || j->status == JOB_RUNNING)
             pending++;
@@ -410,7 +465,16 @@ static void standalone_close(struct standalone *st)
     server_stop(st->sock);
     source_free(st->source);
     if (st->engine) {
-        engine_stop(st->engine);
+        /* The jobs' logs say why they stopped; they run again on the next start. */
+        int sig = stop_signal;
+        if (sig == SIGTERM)
+            engine_stop_jobs(st->engine, "stopped by SIGTERM");
+        else if (sig == SIGINT)
+            engine_stop_jobs(st->engine, "stopped by SIGINT (Ctrl-C)");
+        else if (sig == SIGHUP)
+            engine_stop_jobs(st->engine, "stopped by SIGHUP");
+        else
+            engine_stop(st->engine);
         engine_free(st->engine);
     }
     spec_free(st->spec);
@@ -443,7 +507,7 @@ static int standalone_engine(struct standalone *st, const struct options *o, con
     bool observe = o->cmd == CMD_CONSOLE && o->once;
     struct engine_config cfg = {
         .workers = o->jobs, .speed = o->speed, .state_dir = st->dir, .fresh = o->fresh,
-        .read_only = o->read_only, .mode = mode, .observe = observe,
+        .read_only = o->read_only, .mode = mode, .observe = observe, .log_cap = o->log_cap,
     };
     st->engine = engine_new(st->spec, &cfg, err);
     if (st->engine)
@@ -643,6 +707,10 @@ static int run_wait(struct source *src, struct engine *engine, const struct opti
             /* Refused credentials end the wait (exit 4) even with stale data to show. */
             } else if (!engine && !s->source.ok && (!s->source.stale || s->source.auth_failed)) {
                 rc = s->source.auth_failed ? EXIT_AUTH : EXIT_API;
+                once_error(stderr, s->source.error);
+            } else if (engine && !follow && s->source.error && *s->source.error) {
+                /* The state dir cannot record results: nothing more will start. */
+                rc = EXIT_API;
                 once_error(stderr, s->source.error);
             } else if (!follow) {
                 rc = wait_outcome(s, cutover);
@@ -1092,7 +1160,7 @@ static int run_standalone(const struct options *o, const struct config *cfg)
                    "catalyst-tui: launch again on that state dir to attach; log: "
                    "%s/console.log\n", (long)getpid(), st.dir, st.dir);
         if (end == UI_END_STOP)
-            engine_stop(st.engine); /* the quit dialog's "stop the jobs": recorded interrupted */
+            engine_stop_jobs(st.engine, "stopped by the operator"); /* the quit dialog's "s" */
     }
     if (detach) {
         detach_terminal(&st);

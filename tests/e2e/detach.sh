@@ -73,8 +73,8 @@ check_finished() {
     fi
     _n=$(grep -c 'succeeded' "$E2E_TMP/wait.out")
     [ "$_n" -ge 4 ] || e2e_fail "$_label: wait printed $_n succeeded lines, want 4"
-    if grep -l '\[interrupted\]' "$_st"/executions/*/*.log >/dev/null 2>&1; then
-        e2e_fail "$_label: an execution was interrupted: $(grep -l interrupted \
+    if grep -l '\[interrupted\]\|\[stopped\]' "$_st"/executions/*/*.log >/dev/null 2>&1; then
+        e2e_fail "$_label: an execution was interrupted: $(grep -l 'interrupted\|stopped' \
             "$_st"/executions/*/*.log)"
     else
         e2e_ok "$_label: no [interrupted] line in any log"
@@ -168,10 +168,10 @@ e2e_wait_stable "$E2E_TMP/screen" 5 "detach:" >/dev/null
 e2e_keys s
 e2e_wait_dead 10 || e2e_fail "q, s: the console did not end"
 wait_gone "$pid" 10 || e2e_fail "q, s: pid $pid still runs after stop"
-if grep -q '\[interrupted\]' "$st3"/executions/*/*.log 2>/dev/null; then
+if grep -q '\[stopped\] stopped by the operator' "$st3"/executions/*/*.log 2>/dev/null; then
     e2e_ok "q, s: the stop is recorded in the running job's log"
 else
-    e2e_fail "q, s: no [interrupted] line after stopping"
+    e2e_fail "q, s: no [stopped] stopped by the operator line after stopping"
 fi
 timeout 60 "$BIN" wait jobs --spec "$spec" --state-dir "$st3" >"$E2E_TMP/wait3.out" 2>&1
 rc=$?
