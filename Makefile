@@ -75,7 +75,7 @@ endif
 #   run N seconds each on a scratch copy of its corpus (tests/fuzz/run.sh);
 #   a crash input is copied to tests/fuzz/crashes/<name>/ and fails the run;
 # - `make fuzz-regress`: with tests/fuzz/replay.c, any compiler, in the
-#   ASan+UBSan build (build-san/fuzz/<name>), replaying every corpus and crash
+#   ASan+UBSan build (build-san/replay/<name>), replaying every corpus and crash
 #   file once; `make check` runs it, so a kept crash input fails until fixed.
 FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_NAMES := $(FUZZ_SRC:tests/fuzz/fuzz_%.c=%)
