@@ -266,38 +266,10 @@ static int load_root(struct loader *L, struct config *cfg)
     return 0;
 }
 
-int config_load(const char *path_or_null, struct config **out, struct error *err)
+/* Parses text into cfg (cfg->path already set); 0 or -1 with err. */
+static int parse_text(struct config *cfg, const char *text, size_t len, const char *path,
+                      struct error *err)
 {
-    *out = NULL;
-    char def[4096];
-    const char *path = path_or_null ? path_or_null : config_default_path(def, sizeof(def));
-    struct config *cfg = calloc(1, sizeof(*cfg));
-    if (!cfg) {
-        error_set(err, EXIT_USAGE, "out of memory loading the config");
-        return -1;
-    }
-    char *text = NULL;
-    size_t len = 0;
-    struct error rerr;
-    error_clear(&rerr);
-    /* A symlink is followed (dotfiles managed by stow); its target must be a plain file. */
-    if (!*path || util_read_regular(path, 0, CONFIG_MAX_BYTES, &text, &len, &rerr) < 0) {
-        if (!path_or_null && (!*path || errno == ENOENT)) {
-            cfg->path = strdup("");
-            if (!cfg->path) {
-                config_free(cfg);
-                error_set(err, EXIT_USAGE, "out of memory loading the config");
-                return -1;
-            }
-            *out = cfg;
-            return 0;
-        }
-        error_at(err, EXIT_USAGE, path, 0, 0, "cannot read the config file: %s",
-                 errno == EFBIG ? "larger than 1 MB" : rerr.msg);
-        config_free(cfg);
-        return -1;
-    }
-    cfg->path = strdup(path);
     yaml_parser_t parser;
     yaml_document_t doc;
     yaml_parser_initialize(&parser);
@@ -307,7 +279,7 @@ int config_load(const char *path_or_null, struct config **out, struct error *err
     if (!yaml_nesting_ok(text, len, YAML_NESTING_MAX, &deep)) {
         error_at(err, EXIT_USAGE, path, (int)deep.line + 1, (int)deep.column + 1,
                  "nested deeper than %d levels", YAML_NESTING_MAX);
-        rc = EXIT_USAGE;
+        rc = -1;
     } else if (!yaml_parser_load(&parser, &doc)) {
         const yaml_mark_t *m = parser.context ? &parser.context_mark : &parser.problem_mark;
         if (parser.problem)
@@ -315,21 +287,60 @@ int config_load(const char *path_or_null, struct config **out, struct error *err
         error_at(err, EXIT_USAGE, path, (int)m->line + 1, (int)m->column + 1,
                  "invalid YAML: %s%s%s", parser.problem ? parser.problem : "syntax error",
                  parser.context ? " " : "", parser.context ? parser.context : "");
-        rc = EXIT_USAGE;
+        rc = -1;
     } else {
         struct loader L = {&doc, path, err};
         if (load_root(&L, cfg))
-            rc = EXIT_USAGE;
+            rc = -1;
         yaml_document_delete(&doc);
     }
     yaml_parser_delete(&parser);
-    free(text);
-    if (rc || !cfg->path) {
-        if (!rc)
-            error_set(err, EXIT_USAGE, "out of memory loading the config");
+    return rc;
+}
+
+int config_load_string(const char *text, size_t len, const char *name, struct config **out,
+                       struct error *err)
+{
+    *out = NULL;
+    if (len > CONFIG_MAX_BYTES) {
+        error_at(err, EXIT_USAGE, name ? name : "<config>", 0, 0,
+                 "cannot read the config file: larger than 1 MB");
+        return -1;
+    }
+    struct config *cfg = calloc(1, sizeof(*cfg));
+    if (cfg)
+        cfg->path = strdup(name ? name : "<config>");
+    if (!cfg || !cfg->path) {
+        config_free(cfg);
+        error_set(err, EXIT_USAGE, "out of memory loading the config");
+        return -1;
+    }
+    if (parse_text(cfg, text ? text : "", text ? len : 0, cfg->path, err)) {
         config_free(cfg);
         return -1;
     }
     *out = cfg;
     return 0;
+}
+
+int config_load(const char *path_or_null, struct config **out, struct error *err)
+{
+    *out = NULL;
+    char def[4096];
+    const char *path = path_or_null ? path_or_null : config_default_path(def, sizeof(def));
+    char *text = NULL;
+    size_t len = 0;
+    struct error rerr;
+    error_clear(&rerr);
+    /* A symlink is followed (dotfiles managed by stow); its target must be a plain file. */
+    if (!*path || util_read_regular(path, 0, CONFIG_MAX_BYTES, &text, &len, &rerr) < 0) {
+        if (!path_or_null && (!*path || errno == ENOENT))
+            return config_load_string("", 0, "", out, err);
+        error_at(err, EXIT_USAGE, path, 0, 0, "cannot read the config file: %s",
+                 errno == EFBIG ? "larger than 1 MB" : rerr.msg);
+        return -1;
+    }
+    int rc = config_load_string(text, len, path, out, err);
+    free(text);
+    return rc;
 }

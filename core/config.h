@@ -65,6 +65,10 @@ char *config_default_path(char *buf, size_t n);
  * with config_free), or -1 with err filled (err->code EXIT_USAGE) and *out NULL.
  */
 int config_load(const char *path_or_null, struct config **out, struct error *err);
+/* The same from text in memory (need not end in NUL); name is what errors and
+ * config->path call it ("<config>" when NULL). */
+int config_load_string(const char *text, size_t len, const char *name, struct config **out,
+                       struct error *err);
 /* The context named name (NULL: the current context); NULL when absent. */
 const struct context *config_find(const struct config *c, const char *name);
 void config_free(struct config *c);

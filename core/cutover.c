@@ -2,6 +2,7 @@
 #include "cutover.h"
 
 #include "arena.h"
+#include "wire.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -151,7 +152,7 @@ uint64_t cutover_version(const struct cutover *c) { return c->version; }
 int cutover_load_json(struct cutover *c, const char *json, size_t len, const char *file,
                       struct error *err)
 {
-    cJSON *root = cJSON_ParseWithLength(json, len);
+    cJSON *root = wire_json_parse(json, len, NULL);
     if (!root || !cJSON_IsObject(root)) {
         cJSON_Delete(root);
         error_at(err, EXIT_USAGE, file, 0, 0, "not a JSON object (corrupted state file)");

@@ -978,7 +978,7 @@ static void set_action_result(struct remote *r, uint64_t seq, enum action_kind k
 static void decode_checks(const char *body, size_t len, struct preflight *pf)
 {
     memset(pf, 0, sizeof(*pf));
-    cJSON *root = cJSON_ParseWithLength(body, len);
+    cJSON *root = wire_json_parse(body, len, NULL);
     const cJSON *arr = root ? cJSON_GetObjectItemCaseSensitive(root, "checks") : NULL;
     if (!cJSON_IsArray(arr))
         arr = NULL;
@@ -1307,7 +1307,7 @@ static long backfill_events(struct remote *r, struct http_client *h, const char 
         http_response_fini(&resp);
         return -1;
     }
-    cJSON *root = cJSON_ParseWithLength(resp.body, resp.len);
+    cJSON *root = wire_json_parse(resp.body, resp.len, NULL);
     http_response_fini(&resp);
     cJSON *evs = root ? cJSON_GetObjectItemCaseSensitive(root, "events") : NULL;
     if (!cJSON_IsArray(evs)) {

@@ -1030,7 +1030,7 @@ static int start_force(const char *body, size_t len, size_t seen, bool *force, c
         k++;
     if (k == len)
         return 0;
-    cJSON *root = cJSON_ParseWithLength(body, len);
+    cJSON *root = wire_json_parse(body, len, NULL);
     if (!root || !cJSON_IsObject(root)) {
         cJSON_Delete(root);
         *why = "the body must be a JSON object: {} or {\"force\":true}";

@@ -2,6 +2,7 @@
 #include "store.h"
 
 #include "arena.h"
+#include "wire.h"
 
 #include <cjson/cJSON.h>
 #include <dirent.h>
@@ -470,7 +471,7 @@ static int load_json(const char *path, cJSON **out, struct error *err)
         error_at(err, EXIT_USAGE, path, 0, 0, "state file %s", rerr.msg);
         return -1;
     }
-    cJSON *root = cJSON_ParseWithLength(data, len);
+    cJSON *root = wire_json_parse(data, len, NULL);
     free(data);
     if (!root || !cJSON_IsObject(root)) {
         cJSON_Delete(root);
@@ -1048,7 +1049,7 @@ int64_t store_log_repair(struct store *s, const char *dep_id, const char *exec_i
 /* One NDJSON line (without its newline) into l; ln when it carries no lineNumber. */
 static int parse_line(const char *p, size_t len, int64_t ln, struct arena *a, struct log_line *l)
 {
-    cJSON *o = cJSON_ParseWithLength(p, len);
+    cJSON *o = wire_json_parse(p, len, NULL);
     bool ok = cJSON_IsObject(o);
     l->line_number = ok ? jint(o, "lineNumber", ln) : ln;
     l->timestamp = ok ? jtime(o, "timestamp") : 0;

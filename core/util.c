@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,18 +70,21 @@ int64_t mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static int64_t pinned_ms; /* CATALYST_TUI_NOW in ms, 0 when not pinned */
+static pthread_once_t pinned_once = PTHREAD_ONCE_INIT;
+
+static void read_pinned_clock(void)
+{
+    const char *p = getenv("CATALYST_TUI_NOW");
+    int64_t v = 0;
+    pinned_ms = (p && *p && time_parse(p, &v) == 0 && v > 0) ? v : 0;
+}
+
 int64_t time_now_ms(void)
 {
-    static int pinned = -1;
-    static int64_t pinned_ms;
-    if (pinned < 0) {
-        /* Benign race: every thread computes the same value. */
-        const char *p = getenv("CATALYST_TUI_NOW");
-        int64_t v = 0;
-        pinned_ms = (p && *p && time_parse(p, &v) == 0 && v > 0) ? v : 0;
-        pinned = pinned_ms > 0;
-    }
-    if (pinned)
+    /* Once, for every thread: a plain flag here was a data race. */
+    pthread_once(&pinned_once, read_pinned_clock);
+    if (pinned_ms)
         return pinned_ms;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);

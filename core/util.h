@@ -6,7 +6,7 @@
  * a file someone named (util_open_regular: never blocks, regular files only).
  *
  * Thread safety: all functions are reentrant; the pinned clock is read from
- * the environment once.
+ * the environment once, under pthread_once, whichever thread asks first.
  */
 #ifndef CATALYST_UTIL_H
 #define CATALYST_UTIL_H

@@ -344,11 +344,11 @@ static void *arr_items(struct dctx *c, const struct wpath *p, const cJSON *o, co
 
 /*
  * cJSON's parser writes a process-wide error record on every call; this lock
- * (the module's only global) keeps concurrent decoders from racing on it.
+ * (the module's only global) keeps concurrent parses from racing on it.
  */
 static pthread_mutex_t cjson_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static cJSON *cjson_parse(const char *json, size_t len, const char **end)
+cJSON *wire_json_parse(const char *json, size_t len, const char **end)
 {
     pthread_mutex_lock(&cjson_lock);
     cJSON *root = cJSON_ParseWithLengthOpts(json, len, end, false);
@@ -367,7 +367,7 @@ static cJSON *parse(struct dctx *c, const char *json, size_t len)
         return NULL;
     }
     const char *end = NULL;
-    cJSON *root = cjson_parse(json, len, &end);
+    cJSON *root = wire_json_parse(json, len, &end);
     if (!root) {
         size_t at = end && end >= json && end <= json + len ? (size_t)(end - json) : 0;
         fail(c, NULL, "not valid JSON at byte %zu", at);
@@ -513,6 +513,10 @@ static int job_from(struct dctx *c, const struct wpath *p, const cJSON *o, struc
         if (!j->parent_id)
             return fail(c, p, "out of memory");
     }
+    /* A missing parent is synthesised from this id; it needs a job name to be a job. */
+    const char *pcolon = strchr(j->parent_id, ':');
+    if (pcolon && !pcolon[1])
+        return fail(c, PKEY(p, "parentId"), "no job name after the deployment id");
     return 0;
 }
 
@@ -1751,7 +1755,7 @@ void wire_decode_error(const char *body, size_t len, struct arena *a, const char
     if (!body || !len)
         return;
     const char *end;
-    cJSON *root = len <= WIRE_MAX_BYTES ? cjson_parse(body, len, &end) : NULL;
+    cJSON *root = len <= WIRE_MAX_BYTES ? wire_json_parse(body, len, &end) : NULL;
     const cJSON *e = cJSON_IsObject(root) ? field(root, "error") : NULL;
     if (cJSON_IsString(e)) {
         const char *msg = e->valuestring;

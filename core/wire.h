@@ -13,8 +13,11 @@
  * Encoders write the late shapes (what our server sends) into a strbuf, with
  * a trailing "\n" like Go's json.Encoder.
  *
- * Threading: stateless, reentrant. Ownership: decoders allocate only from the
- * arena passed in; encoders only append to the strbuf.
+ * Threading: reentrant. The one global is a mutex around cJSON's parser,
+ * which writes a process-wide error record on every call: every JSON parse in
+ * the core goes through wire_json_parse so that threads never race on it.
+ * Ownership: decoders allocate only from the arena passed in; encoders only
+ * append to the strbuf.
  */
 #ifndef CATALYST_WIRE_H
 #define CATALYST_WIRE_H
@@ -24,6 +27,14 @@
 #include "util.h"
 
 struct arena;
+
+struct cJSON;
+
+/*
+ * cJSON_ParseWithLengthOpts (no NUL required) under the parser lock; *end
+ * (may be NULL) gets where parsing stopped. Free the tree with cJSON_Delete.
+ */
+struct cJSON *wire_json_parse(const char *json, size_t len, const char **end);
 
 /* ---- decoders: 0 on success, -1 with err (code EXIT_API, msg "path: problem") ---- */
 

@@ -22,6 +22,23 @@ if [ "${1:-}" = bench ]; then
     check_bin wrk wrk
     check_bin htop htop
 fi
+# `make fuzz` builds with clang and links its libFuzzer runtime (compiler-rt;
+# libclang-rt-dev is the one that matches Debian's default clang).
+if [ "${1:-}" = fuzz ]; then
+    if ! command -v clang >/dev/null 2>&1; then
+        need="$need clang libclang-rt-dev"
+    else
+        rt="$(clang -print-resource-dir 2>/dev/null)/lib/linux/libclang_rt.fuzzer-x86_64.a"
+        [ "$(uname -m)" != x86_64 ] || [ -f "$rt" ] || need="$need libclang-rt-dev"
+    fi
+fi
+# `make tsan` links gcc's ThreadSanitizer runtime.
+if [ "${1:-}" = tsan ]; then
+    printf 'int main(void) { return 0; }\n' >"${TMPDIR:-/tmp}/deps-tsan-$$.c"
+    cc -fsanitize=thread -o "${TMPDIR:-/tmp}/deps-tsan-$$" "${TMPDIR:-/tmp}/deps-tsan-$$.c" \
+        >/dev/null 2>&1 || need="$need libtsan2"
+    rm -f "${TMPDIR:-/tmp}/deps-tsan-$$" "${TMPDIR:-/tmp}/deps-tsan-$$.c"
+fi
 # The locale the UTF-8 screen tests use.
 locale -a 2>/dev/null | grep -qi '^c\.utf-\?8$' || need="$need locales"
 [ -z "$need" ] && exit 0

@@ -192,6 +192,32 @@ Test(config, empty_file_and_default_from_xdg)
     rmdir(dir);
 }
 
+Test(config, load_from_memory)
+{
+    /* No NUL after the text: the loader must stop at len. */
+    const char text[] = "contexts:\n  - {name: lab, refresh: 5}\ncurrent-context: lab\nXX";
+    struct config *c = NULL;
+    struct error err;
+    error_clear(&err);
+    cr_assert_eq(config_load_string(text, sizeof(text) - 3, "mem.yaml", &c, &err), 0, "%s",
+                 err.msg);
+    cr_assert_str_eq(c->path, "mem.yaml");
+    cr_assert_eq(c->n_contexts, 1);
+    cr_assert_str_eq(config_find(c, NULL)->name, "lab");
+    cr_assert_float_eq(c->contexts[0].refresh, 5.0, 1e-9);
+    config_free(c);
+
+    cr_assert_eq(config_load_string(text, sizeof(text) - 1, "mem.yaml", &c, &err), -1);
+    cr_assert_null(c);
+    cr_assert_str_eq(err.file, "mem.yaml");
+    cr_assert(strstr(err.msg, "expected ':'"), "%s", err.msg);
+    cr_assert_eq(err.code, EXIT_USAGE);
+    cr_assert_eq(config_load_string(NULL, 0, NULL, &c, &err), 0);
+    cr_assert_str_eq(c->path, "<config>");
+    cr_assert_eq(c->n_contexts, 0);
+    config_free(c);
+}
+
 /* ---- the file itself: regular files only, nothing of it echoed ---- */
 
 static void tmp_dir(char *buf, size_t n)

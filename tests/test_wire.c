@@ -865,6 +865,10 @@ Test(wire, reject_wrong_type_deep)
     expect_reject_jobs(o, strlen(o), "jobs[1]: expected object, got number");
     const char *m = "{\"jobs\":[{\"status\":\"running\"}]}";
     expect_reject_jobs(m, strlen(m), "jobs[0].jobName: missing");
+    /* Found by fuzzing: the group synthesised for "d:" had no name, so our own
+     * encoding of the frame did not decode. */
+    const char *pe = "{\"jobs\":[{\"jobName\":\"a\",\"parentId\":\"d:\"}]}";
+    expect_reject_jobs(pe, strlen(pe), "jobs[0].parentId: no job name after the deployment id");
     /* The early batches summary is not a jobs list. */
     fixture("job_batches_early.json");
     expect_reject_jobs(buf, buflen, "jobs: missing array");

@@ -13,6 +13,7 @@
 #include <langinfo.h>
 #include <limits.h>
 #include <locale.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,10 +27,18 @@
 #include <unistd.h>
 
 static volatile sig_atomic_t g_quit;
-static volatile sig_atomic_t g_quit_count; /* requests so far, for the watchdog */
-static volatile sig_atomic_t g_quit_sig;   /* the last one's signal number */
+/*
+ * Read by the watchdog's thread or written by term_emergency_restore there, so
+ * atomics rather than sig_atomic_t (which only covers a handler and its own
+ * thread); lock-free, so still safe in a signal handler. g_active is stored
+ * after the exit sequence and the shell's termios are filled in: another
+ * thread that sees it set sees them too, and whoever clears it restores.
+ */
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "signal handlers need lock-free atomic ints");
+static atomic_int g_quit_count; /* requests so far, for the watchdog */
+static atomic_int g_quit_sig;   /* the last one's signal number */
+static atomic_int g_active;
 static volatile sig_atomic_t g_hangup;
-static volatile sig_atomic_t g_active;
 static volatile sig_atomic_t g_wake_fd = -1;
 static volatile sig_atomic_t g_saved_stderr = -1;
 static volatile sig_atomic_t g_capture_fd = -1;
@@ -58,8 +67,9 @@ static void on_quit_signal(int sig)
 {
     int saved = errno;
     g_quit = 1;
-    g_quit_sig = sig;
-    g_quit_count = g_quit_count < INT_MAX ? g_quit_count + 1 : 1; /* changes, never wraps */
+    atomic_store(&g_quit_sig, sig);
+    int n = atomic_load(&g_quit_count);
+    atomic_store(&g_quit_count, n < INT_MAX ? n + 1 : 1); /* changes, never wraps */
     if (sig == SIGHUP)
         g_hangup = 1;
     if (g_wake_fd >= 0) {
@@ -119,10 +129,8 @@ static void stderr_restore(void)
 
 static void on_crash_signal(int sig)
 {
-    if (g_active) {
-        g_active = 0;
+    if (atomic_exchange(&g_active, 0))
         endwin();
-    }
     stderr_restore();
     for (size_t i = 0; i < N_CRASH; i++)
         if (crash_signals[i] == sig)
@@ -338,12 +346,12 @@ int term_init(const struct term_options *o, struct term_info *out, struct error 
         return -1;
     }
     set_term(g_screen);
-    g_active = 1;
     if (!g_atexit_done) {
         atexit(term_atexit);
         g_atexit_done = true;
     }
     exit_seq_prepare();
+    atomic_store(&g_active, 1);
     cbreak();
     noecho();
     nonl();
@@ -365,8 +373,7 @@ int term_init(const struct term_options *o, struct term_info *out, struct error 
 void term_emergency_restore(void)
 {
     int saved = errno;
-    if (g_active) {
-        g_active = 0;
+    if (atomic_exchange(&g_active, 0)) {
         if (g_exit_len) {
             ssize_t w = write(STDOUT_FILENO, g_exit_seq, g_exit_len);
             (void)w;
@@ -380,18 +387,17 @@ void term_emergency_restore(void)
 
 unsigned long term_quit_count(void)
 {
-    return (unsigned long)g_quit_count;
+    return (unsigned long)atomic_load(&g_quit_count);
 }
 
 int term_quit_signal(void)
 {
-    return g_quit_sig;
+    return atomic_load(&g_quit_sig);
 }
 
 void term_fini(void)
 {
-    if (g_active) {
-        g_active = 0;
+    if (atomic_exchange(&g_active, 0)) {
         endwin();
         if (g_screen) {
             delscreen(g_screen);

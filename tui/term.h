@@ -20,6 +20,9 @@
  *
  * Singleton: one terminal per process. UI thread only, except the calls
  * marked "any thread" (the watchdog's: a stuck UI thread cannot restore).
+ * What those calls share with the UI thread and the signal handlers (the
+ * active flag, the quit count and signal) is in lock-free atomics; whichever
+ * of term_fini and term_emergency_restore clears the active flag restores.
  */
 #ifndef CATALYST_TERM_H
 #define CATALYST_TERM_H
