@@ -32,6 +32,7 @@
 #include <pthread.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,11 +82,16 @@ struct options {
     int64_t log_cap;            /* --log-cap bytes; 0: the engine's default, -1: none */
 };
 
-static volatile sig_atomic_t stop_requested;
-static volatile sig_atomic_t stop_signal;      /* the signal that asked to stop, 0: none */
-static volatile sig_atomic_t hangup_requested;
+/*
+ * A signal may land on any thread (engine workers, the HTTP server's), and
+ * other threads read these: lock-free atomics, which a handler may also use.
+ */
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "signal handlers need lock-free atomic ints");
+static atomic_int stop_requested;
+static atomic_int stop_signal;      /* the signal that asked to stop, 0: none */
+static atomic_int hangup_requested;
 /* Set by a process that owns a standalone engine: SIGHUP then detaches, not stops. */
-static volatile sig_atomic_t detach_on_hangup;
+static atomic_int detach_on_hangup;
 
 static void on_signal(int sig)
 {

@@ -26,7 +26,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static volatile sig_atomic_t g_quit;
 /*
  * Read by the watchdog's thread or written by term_emergency_restore there, so
  * atomics rather than sig_atomic_t (which only covers a handler and its own
@@ -38,7 +37,8 @@ _Static_assert(ATOMIC_INT_LOCK_FREE == 2, "signal handlers need lock-free atomic
 static atomic_int g_quit_count; /* requests so far, for the watchdog */
 static atomic_int g_quit_sig;   /* the last one's signal number */
 static atomic_int g_active;
-static volatile sig_atomic_t g_hangup;
+static atomic_int g_quit;   /* written by a handler on any thread */
+static atomic_int g_hangup;
 static volatile sig_atomic_t g_wake_fd = -1;
 static volatile sig_atomic_t g_saved_stderr = -1;
 static volatile sig_atomic_t g_capture_fd = -1;
