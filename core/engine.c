@@ -1726,7 +1726,7 @@ static void append_lines(struct engine *e, struct exec *x, const char *const *ms
  * orphaned. It is ended (its whole group) before the job may run again, so
  * one job's command never runs twice at once. True when the job may run.
  */
-static bool recover_running(struct engine *e, struct exec *x)
+static bool recover_running(struct engine *e, struct exec *x, int how)
 {
     x->line_count = store_log_repair(e->store, e->dep_id, x->id);
     const char *msgs[2] = {"[interrupted] the engine ended (crash or kill) before this execution "
@@ -1735,9 +1735,6 @@ static bool recover_running(struct engine *e, struct exec *x)
     char line[300];
     bool may_run = true;
     if (x->pgid > 1) {
-        struct proc_ident id = {.pid = x->pgid, .start_time = x->proc_start};
-        snprintf(id.boot_id, sizeof(id.boot_id), "%s", x->boot_id);
-        int how = proc_end_group(&id, e->recovery_grace_ms);
         if (how > 0)
             snprintf(line, sizeof(line), "[recovery] ended surviving process group %d of the "
                      "interrupted execution (%s)", x->pgid,
@@ -1757,8 +1754,56 @@ static bool recover_running(struct engine *e, struct exec *x)
     return may_run;
 }
 
+/*
+ * Ends, all at once, the surviving groups of the executions a crash left
+ * running: one grace for all of them rather than one each. how[i] is
+ * proc_end_group's answer for st->execs[i] (0 when it had no group to end).
+ */
+static int *end_orphans(struct engine *e, const struct store_state *st)
+{
+    int *how = calloc(st->n_execs ? st->n_execs : 1, sizeof(*how));
+    struct proc_ident *ids = calloc(st->n_execs ? st->n_execs : 1, sizeof(*ids));
+    size_t *at = calloc(st->n_execs ? st->n_execs : 1, sizeof(*at));
+    if (!how || !ids || !at) {
+        free(how);
+        free(ids);
+        free(at);
+        return NULL;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < st->n_execs && !e->cfg.observe; i++) {
+        const struct store_exec *sx = &st->execs[i];
+        int ji = strmap_get(&e->names, sx->job_id);
+        if (ji < 0 || e->jobs[ji].is_group || sx->status != EXEC_RUNNING || sx->meta.pgid <= 1)
+            continue;
+        ids[n].pid = sx->meta.pgid;
+        ids[n].start_time = sx->meta.proc_start;
+        snprintf(ids[n].boot_id, sizeof(ids[n].boot_id), "%s", sx->meta.boot_id);
+        at[n++] = i;
+    }
+    int *res = calloc(n ? n : 1, sizeof(*res));
+    if (!res) {
+        free(how);
+        how = NULL;
+    } else {
+        proc_end_groups(ids, n, e->recovery_grace_ms, res);
+        for (size_t k = 0; k < n; k++)
+            how[at[k]] = res[k];
+    }
+    free(res);
+    free(ids);
+    free(at);
+    return how;
+}
+
 static int recover(struct engine *e, const struct store_state *st, struct error *err)
 {
+    /* Before anything else: no orphan may keep running while its job could start again. */
+    int *how = end_orphans(e, st);
+    if (!how) {
+        error_set(err, EXIT_FAILED, "out of memory");
+        return -1;
+    }
     for (size_t i = 0; i < st->n_jobs; i++) {
         const struct store_job *sj = &st->jobs[i];
         if (sj->is_group)
@@ -1788,6 +1833,7 @@ static int recover(struct engine *e, const struct store_state *st, struct error 
         /* Keep the recorded id: its log file is named after it. */
         struct exec *x = exec_new(e, ji, sx->started_at, sx->id);
         if (!x) {
+            free(how);
             error_set(err, EXIT_FAILED, "out of memory");
             return -1;
         }
@@ -1805,7 +1851,7 @@ static int recover(struct engine *e, const struct store_state *st, struct error 
                 x->line_count = n;
         } else if (x->status == EXEC_RUNNING) {
             /* An interruption is not the job's failure: no retry is used up. */
-            bool may_run = recover_running(e, x);
+            bool may_run = recover_running(e, x, how[i]);
             struct ejob *J = &e->jobs[ji];
             if (J->status != JOB_SUCCEEDED) {
                 set_status(e, ji, may_run ? JOB_PENDING : JOB_FAILED);
@@ -1813,6 +1859,7 @@ static int recover(struct engine *e, const struct store_state *st, struct error 
             }
         }
     }
+    free(how);
     /* Successes on disk are committed: release them so dependents can run. */
     for (size_t t = 0; t < e->n_jobs; t++) {
         int ji = e->topo[t];
