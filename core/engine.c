@@ -168,6 +168,7 @@ struct exec {
     int pgid;                  /* its child's process group (= session, pid); 0: none */
     int64_t proc_start;        /* the child's start time (/proc/PID/stat field 22) */
     char boot_id[PROC_BOOT_ID_MAX];
+    char error[256];           /* why the engine failed it (its log could not be written) */
 };
 
 struct ejob {
@@ -741,6 +742,8 @@ static void co_begin(struct engine *e)
 
 /* ---------------------------------------------------------------- running */
 
+static void trim_to_disk_locked(struct exec *x, int64_t disk_lines);
+
 /* One execution being run by a worker: where its lines go and what became of them. */
 struct run_ctx {
     struct engine *e;
@@ -752,6 +755,7 @@ struct run_ctx {
     int64_t dropped, dropped_bytes; /* job output past the cap */
     int64_t space_check_at;    /* bytes at which free space is looked at next */
     bool log_failed;           /* an append failed: nothing more is written */
+    bool log_no_room;          /* ... or rather the space check stopped it, before the disk filled */
     int log_errno;
     bool start_refused;        /* the child could not be recorded, so it never ran */
     bool stop_refused;         /* ... because the engine was stopping */
@@ -810,6 +814,7 @@ static void exec_log_x(struct run_ctx *r, enum log_level lv, const char *msg, bo
             r->disk_lines = n;
         } else {
             r->log_failed = true;
+            r->log_no_room = !room;
             r->log_errno = errno;
             atomic_store(&r->abort, true);
             pthread_mutex_lock(&e->mu);
@@ -892,7 +897,8 @@ static const char *level_prefix(const char *s, enum log_level *lv)
 
 /*
  * NOT_STARTED: the state dir could not record the start, so nothing ran.
- * STORE_FAILED: it ran, but its log could not be written: failed, no retry.
+ * STORE_FAILED: it ran, but its log could not be written: failed with the
+ * reason, but not the job's failure (no retry used; it runs on the next start).
  */
 enum outcome { OUT_OK, OUT_FAILED, OUT_INTERRUPTED, OUT_NOT_STARTED, OUT_STORE_FAILED };
 
@@ -1015,7 +1021,7 @@ static void finish_locked(struct engine *e, struct exec *x, enum outcome out, co
     int ji = x->job;
     struct ejob *j = &e->jobs[ji];
     x->status = out == OUT_OK ? EXEC_SUCCEEDED : EXEC_FAILED;
-    x->interrupted = out == OUT_INTERRUPTED || out == OUT_NOT_STARTED;
+    x->interrupted = out == OUT_INTERRUPTED || out == OUT_NOT_STARTED || out == OUT_STORE_FAILED;
     x->finished_at = now;
     x->has_runner = false;
     j->queued = false;
@@ -1137,6 +1143,28 @@ static void trim_to_disk_locked(struct exec *x, int64_t disk_lines)
     }
     if (x->line_count > disk_lines)
         x->line_count = disk_lines;
+}
+
+/*
+ * The log could not be written: the reason goes into the execution record
+ * (index.json, under mu) and, past the space check, the log still has room
+ * for it as its last line. Lines memory has beyond the disk are dropped
+ * first, so the numbering on disk stays without a gap.
+ */
+static void record_store_failure(struct run_ctx *r, const char *why)
+{
+    struct engine *e = r->e;
+    int64_t ts = time_now_ms();
+    pthread_mutex_lock(&e->mu);
+    const char *bare = strncmp(why, "[error] ", 8) == 0 ? why + 8 : why;
+    snprintf(r->x->error, sizeof(r->x->error), "%.250s", bare);
+    trim_to_disk_locked(r->x, r->disk_lines);
+    int64_t n = exec_add_line(e, r->x, LOG_ERROR, why, ts);
+    pthread_mutex_unlock(&e->mu);
+    struct log_line l = {n, ts, LOG_ERROR, why};
+    if (r->fd >= 0 && n > 0 && store_log_append(r->fd, &l) == 0)
+        r->disk_lines = n;
+    notify(e);
 }
 
 static void run_one(struct engine *e, struct work w)
@@ -1262,7 +1290,14 @@ static void run_one(struct engine *e, struct work w)
     if (rc.log_failed) {
         /* The result cannot be recorded truthfully: never a success over a cut log. */
         out = OUT_STORE_FAILED;
-        snprintf(why, sizeof(why), "[error] cannot write the log: %s", strerror(rc.log_errno));
+        if (rc.log_no_room)
+            snprintf(why, sizeof(why), "[error] the log was stopped with fewer than %lld KiB "
+                     "free in the state dir; this execution is failed, and the job runs again "
+                     "on the next start", (long long)(e->reserve / 2 >> 10));
+        else
+            snprintf(why, sizeof(why), "[error] cannot write the log: %s; this execution is "
+                     "failed, and the job runs again on the next start", strerror(rc.log_errno));
+        record_store_failure(&rc, why);
     }
     if (out == OUT_NOT_STARTED) {
         snprintf(why, sizeof(why), "[not-started] %.480s", rc.start_error);
@@ -1273,8 +1308,12 @@ static void run_one(struct engine *e, struct work w)
             rc.log_failed = true;
             rc.log_errno = errno;
             out = OUT_STORE_FAILED;
-            snprintf(why, sizeof(why), "[error] cannot write the log: %s",
-                     strerror(rc.log_errno));
+            snprintf(why, sizeof(why), "[error] cannot write the log: %s; this execution is "
+                     "failed, and the job runs again on the next start", strerror(rc.log_errno));
+            /* Its lines may not be on disk: the record alone keeps the reason. */
+            pthread_mutex_lock(&e->mu);
+            snprintf(x->error, sizeof(x->error), "%.250s", why + 8);
+            pthread_mutex_unlock(&e->mu);
         }
         close(fd);
     }
@@ -1390,11 +1429,12 @@ static void commit_once(struct engine *e)
         for (size_t i = 0; i < nx; i++) {
             const struct exec *x = e->execs[i];
             xs[i] = (struct execution){x->id, e->jobs[x->job].id, e->dep_id, x->status,
-                                       x->started_at, x->finished_at, x->line_count};
+                                       x->started_at, x->finished_at, x->line_count, ""};
             meta[i].interrupted = x->interrupted;
             meta[i].pgid = x->pgid;
             meta[i].proc_start = x->proc_start;
             memcpy(meta[i].boot_id, x->boot_id, sizeof(meta[i].boot_id));
+            memcpy(meta[i].error, x->error, sizeof(meta[i].error));
         }
     }
     pthread_mutex_unlock(&e->mu);
@@ -1844,6 +1884,7 @@ static int recover(struct engine *e, const struct store_state *st, struct error 
         x->pgid = sx->meta.pgid;
         x->proc_start = sx->meta.proc_start;
         snprintf(x->boot_id, sizeof(x->boot_id), "%s", sx->meta.boot_id);
+        snprintf(x->error, sizeof(x->error), "%s", sx->meta.error);
         if (x->status == EXEC_RUNNING && e->cfg.observe) {
             /* index.json is not rewritten per line: the log knows more. */
             int64_t n = store_log_count(e->store, e->dep_id, x->id);
@@ -2569,8 +2610,10 @@ int engine_fill_snapshot(struct engine *e, struct snapshot *s, const char *watch
         const struct exec *x = e->execs[i];
         /* ids are immutable: the strings are copied after unlocking */
         s->executions[i] = (struct execution){x->id, NULL, NULL, x->status, x->started_at,
-                                              x->finished_at, x->line_count};
+                                              x->finished_at, x->line_count, ""};
         s->executions[i].job_id = e->jobs[x->job].id;
+        if (x->error[0])
+            ok = (s->executions[i].error = arena_strdup(a, x->error)) != NULL;
     }
     s->n_executions = ok ? nx : 0;
     s->has_deployment = true;
@@ -2599,7 +2642,9 @@ int engine_fill_snapshot(struct engine *e, struct snapshot *s, const char *watch
         for (size_t k = 0; ok && k < j->n_execs; k++) {
             const struct exec *x = e->execs[j->execs[j->n_execs - 1 - k]];
             d->executions[k] = (struct execution){x->id, j->id, NULL, x->status, x->started_at,
-                                                  x->finished_at, x->line_count};
+                                                  x->finished_at, x->line_count, ""};
+            if (x->error[0])
+                ok = (d->executions[k].error = arena_strdup(a, x->error)) != NULL;
         }
         if (ok && j->n_execs) {
             wlatest = e->execs[j->execs[j->n_execs - 1]];

@@ -76,6 +76,7 @@ struct store_exec_meta {
     int pgid;                  /* the child's session and process group id; 0: none */
     int64_t proc_start;        /* its start time, field 22 of /proc/PID/stat */
     char boot_id[40];          /* the boot it ran in */
+    char error[256];           /* why the engine (not the job) failed it, "" when it did not */
 };
 
 struct store_exec {
