@@ -755,7 +755,7 @@ struct run_ctx {
     int64_t dropped, dropped_bytes; /* job output past the cap */
     int64_t space_check_at;    /* bytes at which free space is looked at next */
     bool log_failed;           /* an append failed: nothing more is written */
-    bool log_no_room;          /* ... or rather the space check stopped it, before the disk filled */
+    bool log_no_room;          /* the space check stopped it, before the disk filled */
     int log_errno;
     bool start_refused;        /* the child could not be recorded, so it never ran */
     bool stop_refused;         /* ... because the engine was stopping */
