@@ -10,7 +10,7 @@
 #include <yaml.h>
 
 #define CONFIG_MAX_BYTES (1u << 20)
-/* Keys and names are quoted in messages only when short plain words (util_msg_word). */
+/* Keys are quoted in messages only when short plain words (util_msg_word); values never. */
 #define CONFIG_WORD_MAX 64
 
 char *config_default_path(char *buf, size_t n)
@@ -251,8 +251,7 @@ static int load_root(struct loader *L, struct config *cfg)
                     return -1;
                 for (size_t j = 0; j + 1 < cfg->n_contexts; j++)
                     if (strcmp(cfg->contexts[j].name, c->name) == 0)
-                        return fail_at(L, m, "duplicate context name \"%s\"",
-                                       util_msg_word(c->name, CONFIG_WORD_MAX));
+                        return fail_at(L, m, "duplicate context name%s (one before has it)", "");
             }
         } else {
             return fail_at(L, k,
@@ -261,8 +260,7 @@ static int load_root(struct loader *L, struct config *cfg)
         }
     }
     if (current && !config_find(cfg, cfg->current_context))
-        return fail_at(L, current, "current-context \"%s\" names no context",
-                       util_msg_word(cfg->current_context, CONFIG_WORD_MAX));
+        return fail_at(L, current, "current-context names no context of this file%s", "");
     return 0;
 }
 

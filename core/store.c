@@ -513,7 +513,13 @@ static int64_t jtime(const cJSON *o, const char *k)
 static int64_t jint(const cJSON *o, const char *k, int64_t dflt)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    return cJSON_IsNumber(v) ? (int64_t)v->valuedouble : dflt;
+    if (!cJSON_IsNumber(v))
+        return dflt;
+    /* A tampered file's 1e300 or NaN must not reach the cast (undefined behaviour). */
+    double d = v->valuedouble;
+    if (!(d >= -4611686018427387904.0 && d <= 4611686018427387904.0))
+        return dflt;
+    return (int64_t)d;
 }
 
 static int load_index(const cJSON *root, const char *path, struct store_state *st,

@@ -504,6 +504,20 @@ int util_open_regular(const char *path, int flags, struct error *err)
     int oflags = O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY;
     if (flags & UTIL_NOFOLLOW)
         oflags |= O_NOFOLLOW;
+    /* Look before opening: opening a device can have effects of its own (a watchdog arms). */
+    struct stat pre;
+    bool looked = ((flags & UTIL_NOFOLLOW) ? lstat(path, &pre) : stat(path, &pre)) == 0;
+    if (looked && S_ISLNK(pre.st_mode)) {
+        error_at(err, EXIT_USAGE, path, 0, 0,
+                 "is a symbolic link, refused here (it could point anywhere)");
+        errno = ELOOP;
+        return -1;
+    }
+    if (looked && !S_ISREG(pre.st_mode)) {
+        error_at(err, EXIT_USAGE, path, 0, 0, "is %s, not a regular file", file_kind(pre.st_mode));
+        errno = S_ISDIR(pre.st_mode) ? EISDIR : EINVAL;
+        return -1;
+    }
     int fd = open(path, oflags);
     if (fd < 0) {
         int e = errno;
@@ -535,6 +549,12 @@ int util_open_regular(const char *path, int flags, struct error *err)
         error_at(err, EXIT_USAGE, path, 0, 0, "is %s, not a regular file",
                  file_kind(st.st_mode));
         errno = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
+        return -1;
+    }
+    if (looked && (st.st_dev != pre.st_dev || st.st_ino != pre.st_ino)) {
+        close(fd);
+        error_at(err, EXIT_USAGE, path, 0, 0, "was replaced while being opened");
+        errno = EAGAIN;
         return -1;
     }
     int fl = fcntl(fd, F_GETFL);
@@ -690,10 +710,24 @@ int util_log_rotate(int fd, const char *path, long long max, int *new_fd)
     if (fd < 0 || !path || !*path || fstat(fd, &open_st) != 0 || !S_ISREG(open_st.st_mode) ||
         open_st.st_size <= max)
         return 0;
-    /* Only the file we write to, never whatever was put at its name since. */
-    if (lstat(path, &path_st) != 0 || !S_ISREG(path_st.st_mode) ||
-        path_st.st_ino != open_st.st_ino || path_st.st_dev != open_st.st_dev)
+    if (lstat(path, &path_st) != 0 || !S_ISREG(path_st.st_mode))
         return 0;
+    if (path_st.st_ino != open_st.st_ino || path_st.st_dev != open_st.st_dev) {
+        /*
+         * Another writer (a second remote console) rotated the shared log: ours
+         * now points at PATH.1. Join the new PATH rather than grow the old one.
+         */
+        int nfd = open(path, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
+        struct stat nst;
+        if (nfd < 0)
+            return 0;
+        if (fstat(nfd, &nst) != 0 || !S_ISREG(nst.st_mode)) {
+            close(nfd);
+            return 0;
+        }
+        *new_fd = nfd;
+        return 1;
+    }
     char old[4096];
     if ((size_t)snprintf(old, sizeof(old), "%s.1", path) >= sizeof(old) || rename(path, old) != 0)
         return 0;

@@ -131,10 +131,11 @@ int util_read_regular(const char *path, int flags, size_t max, char **out, size_
  * Keeps a log that fd appends to bounded: when fd is the regular file at
  * path (same inode, path not a symlink) and it has grown past max bytes,
  * path becomes path.1 (the one before is dropped) and a new empty path is
- * opened (0600, O_APPEND, no symlink followed, close-on-exec). Returns 1
- * with *new_fd set (the caller owns it and puts it where fd was), 0 when
- * nothing was done, -1 when the new file could not be opened (the log then
- * keeps going to path.1).
+ * opened (0600, O_APPEND, no symlink followed, close-on-exec). When another
+ * writer already rotated it (fd is past max but path is a newer file), the
+ * newer path is opened instead. Returns 1 with *new_fd set (the caller owns
+ * it and puts it where fd was), 0 when nothing was done, -1 when the new
+ * file could not be opened (the log then keeps going to path.1).
  */
 int util_log_rotate(int fd, const char *path, long long max, int *new_fd);
 /*

@@ -377,8 +377,16 @@ Test(util_log, rotates_past_the_cap_only_its_own_file)
     cr_assert_eq(write(nfd, "new\n", 4), 4);
     cr_assert_eq(stat(path, &st), 0);
     cr_expect_eq(st.st_size, 4);
-    /* The old fd now writes into PATH.1: a file put at PATH by someone else is not ours. */
-    cr_expect_eq(util_log_rotate(fd, path, 100, &nfd), 0);
+    /* A second writer still on PATH.1 (past the cap) joins the new PATH, never renames it. */
+    int joined = -1;
+    cr_expect_eq(util_log_rotate(fd, path, 100, &joined), 1);
+    cr_assert_geq(joined, 0);
+    cr_assert_eq(write(joined, "b\n", 2), 2);
+    cr_assert_eq(stat(path, &st), 0);
+    cr_expect_eq(st.st_size, 6, "both writers share the new PATH");
+    cr_assert_eq(stat(old, &st), 0);
+    cr_expect_eq(st.st_size, 210, "PATH.1 was not rotated again");
+    close(joined);
     close(fd);
     close(nfd);
     /* A symlink at the path is never followed or rotated. */

@@ -165,6 +165,17 @@ static void print_help(void)
          "4 authentication refused, 5 wait timed out.");
 }
 
+/* --help and --version: their text reached stdout, or a message and status 1. */
+static int info_done(void)
+{
+    struct error err;
+    error_clear(&err);
+    errno = 0;
+    if (once_flush(stdout, "stdout", &err) == 0)
+        return EXIT_OK;
+    return fail(&err);
+}
+
 static int parse_double(const char *s, double *out)
 {
     char *end;
@@ -344,8 +355,8 @@ static int parse_args(int argc, char **argv, struct options *o)
         case O_NO_AUTH: o->insecure_no_auth = true; break;
         case O_CONFIG: o->config = optarg; break;
         case 'h':
-        case O_HELP: print_help(); exit(0);
-        case O_VERSION: printf("catalyst-tui %s\n", CATALYST_VERSION); exit(0);
+        case O_HELP: print_help(); exit(info_done());
+        case O_VERSION: printf("catalyst-tui %s\n", CATALYST_VERSION); exit(info_done());
         case ':': return usage_error("option %s needs a value", argv[optind - 1]);
         default: return usage_error("unknown option %s", argv[optind - 1]);
         }

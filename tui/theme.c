@@ -184,8 +184,8 @@ struct theme_style theme_resolve(const struct theme *t, enum role r, int colors)
 /* ---- YAML ---- */
 
 /*
- * Messages name a key or value only when it is a short plain word: the file
- * may be anything the operator pointed at (util_msg_word).
+ * Messages name a key only when it is a short plain word (util_msg_word), and
+ * never a value: the file may be anything the operator pointed at.
  */
 #define THEME_WORD_MAX 32
 
@@ -237,8 +237,7 @@ static int parse_attrs(struct parse *p, yaml_node_t *n, const char *key, uint8_t
         else if (strcmp(s, "dim") == 0)
             a |= ATTR_DIM;
         else
-            return fail_at(p, v, "unknown attribute '%s' (bold, reverse, underline, dim)",
-                           util_msg_word(s, THEME_WORD_MAX));
+            return fail_at(p, v, "unknown attribute (bold, reverse, underline, dim)");
     }
     *out = a;
     return 0;
@@ -251,8 +250,8 @@ static int parse_color(struct parse *p, yaml_node_t *n, bool sixteen, int16_t *o
         return fail_at(p, n, "%s", "a colour must be a name or a number");
     int c = theme_color_parse(s);
     if (c == -2 || (sixteen && c > 15))
-        return fail_at(p, n, "bad colour '%s' (a name, bright-NAME, default or 0..%d)",
-                       util_msg_word(s, THEME_WORD_MAX), sixteen ? 15 : 255);
+        return fail_at(p, n, "bad colour (a name, bright-NAME, default or 0..%d)",
+                       sixteen ? 15 : 255);
     *out = (int16_t)c;
     return 0;
 }

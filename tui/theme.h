@@ -20,8 +20,8 @@
  * colour. A role a user file leaves out inherits the built-in default.
  *
  * Errors name file:line:column and use exit class EXIT_USAGE. They never
- * quote a line of the file: a key or value is named only when it is a short
- * plain word (util_msg_word), since the file may be anything.
+ * quote a line of the file: a key is named only when it is a short plain
+ * word (util_msg_word), a value never, since the file may be anything.
  * Ownership: plain values, no heap. Not thread-safe (UI thread).
  */
 #ifndef CATALYST_THEME_H

@@ -139,6 +139,16 @@ if [ "$rc" = 1 ] && grep -q 'writing to stdout: No space left on device' "$E2E_T
 else
     e2e_fail "once: --once > /dev/full exited $rc with: $(cat "$E2E_TMP/full.err")"
 fi
+for flag in --help --version; do
+    "$BIN" $flag >/dev/full 2>"$E2E_TMP/info.err"
+    rc=$?
+    if [ "$rc" = 1 ] && grep -q 'writing to stdout: No space left on device' "$E2E_TMP/info.err"
+    then
+        e2e_ok "info: $flag > /dev/full says so and exits 1"
+    else
+        e2e_fail "info: $flag > /dev/full exited $rc with: $(cat "$E2E_TMP/info.err")"
+    fi
+done
 timeout 60 "$BIN" wait jobs --spec "$E2E_ROOT/tests/fixtures/spec/good-minimal.yaml" \
     --state-dir "$E2E_TMP/wait" --speed 100 >/dev/full 2>"$E2E_TMP/wait.err"
 rc=$?
