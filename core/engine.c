@@ -168,6 +168,7 @@ struct exec {
     int pgid;                  /* its child's process group (= session, pid); 0: none */
     int64_t proc_start;        /* the child's start time (/proc/PID/stat field 22) */
     char boot_id[PROC_BOOT_ID_MAX];
+    char error[256];           /* why the engine failed it (its log could not be written) */
 };
 
 struct ejob {
@@ -741,6 +742,8 @@ static void co_begin(struct engine *e)
 
 /* ---------------------------------------------------------------- running */
 
+static void trim_to_disk_locked(struct exec *x, int64_t disk_lines);
+
 /* One execution being run by a worker: where its lines go and what became of them. */
 struct run_ctx {
     struct engine *e;
@@ -752,6 +755,7 @@ struct run_ctx {
     int64_t dropped, dropped_bytes; /* job output past the cap */
     int64_t space_check_at;    /* bytes at which free space is looked at next */
     bool log_failed;           /* an append failed: nothing more is written */
+    bool log_no_room;          /* the space check stopped it, before the disk filled */
     int log_errno;
     bool start_refused;        /* the child could not be recorded, so it never ran */
     bool stop_refused;         /* ... because the engine was stopping */
@@ -810,6 +814,7 @@ static void exec_log_x(struct run_ctx *r, enum log_level lv, const char *msg, bo
             r->disk_lines = n;
         } else {
             r->log_failed = true;
+            r->log_no_room = !room;
             r->log_errno = errno;
             atomic_store(&r->abort, true);
             pthread_mutex_lock(&e->mu);
@@ -892,7 +897,8 @@ static const char *level_prefix(const char *s, enum log_level *lv)
 
 /*
  * NOT_STARTED: the state dir could not record the start, so nothing ran.
- * STORE_FAILED: it ran, but its log could not be written: failed, no retry.
+ * STORE_FAILED: it ran, but its log could not be written: failed with the
+ * reason, but not the job's failure (no retry used; it runs on the next start).
  */
 enum outcome { OUT_OK, OUT_FAILED, OUT_INTERRUPTED, OUT_NOT_STARTED, OUT_STORE_FAILED };
 
@@ -1015,7 +1021,7 @@ static void finish_locked(struct engine *e, struct exec *x, enum outcome out, co
     int ji = x->job;
     struct ejob *j = &e->jobs[ji];
     x->status = out == OUT_OK ? EXEC_SUCCEEDED : EXEC_FAILED;
-    x->interrupted = out == OUT_INTERRUPTED || out == OUT_NOT_STARTED;
+    x->interrupted = out == OUT_INTERRUPTED || out == OUT_NOT_STARTED || out == OUT_STORE_FAILED;
     x->finished_at = now;
     x->has_runner = false;
     j->queued = false;
@@ -1137,6 +1143,28 @@ static void trim_to_disk_locked(struct exec *x, int64_t disk_lines)
     }
     if (x->line_count > disk_lines)
         x->line_count = disk_lines;
+}
+
+/*
+ * The log could not be written: the reason goes into the execution record
+ * (index.json, under mu) and, past the space check, the log still has room
+ * for it as its last line. Lines memory has beyond the disk are dropped
+ * first, so the numbering on disk stays without a gap.
+ */
+static void record_store_failure(struct run_ctx *r, const char *why)
+{
+    struct engine *e = r->e;
+    int64_t ts = time_now_ms();
+    pthread_mutex_lock(&e->mu);
+    const char *bare = strncmp(why, "[error] ", 8) == 0 ? why + 8 : why;
+    snprintf(r->x->error, sizeof(r->x->error), "%.250s", bare);
+    trim_to_disk_locked(r->x, r->disk_lines);
+    int64_t n = exec_add_line(e, r->x, LOG_ERROR, why, ts);
+    pthread_mutex_unlock(&e->mu);
+    struct log_line l = {n, ts, LOG_ERROR, why};
+    if (r->fd >= 0 && n > 0 && store_log_append(r->fd, &l) == 0)
+        r->disk_lines = n;
+    notify(e);
 }
 
 static void run_one(struct engine *e, struct work w)
@@ -1262,7 +1290,14 @@ static void run_one(struct engine *e, struct work w)
     if (rc.log_failed) {
         /* The result cannot be recorded truthfully: never a success over a cut log. */
         out = OUT_STORE_FAILED;
-        snprintf(why, sizeof(why), "[error] cannot write the log: %s", strerror(rc.log_errno));
+        if (rc.log_no_room)
+            snprintf(why, sizeof(why), "[error] the log was stopped with fewer than %lld KiB "
+                     "free in the state dir; this execution is failed, and the job runs again "
+                     "on the next start", (long long)(e->reserve / 2 >> 10));
+        else
+            snprintf(why, sizeof(why), "[error] cannot write the log: %s; this execution is "
+                     "failed, and the job runs again on the next start", strerror(rc.log_errno));
+        record_store_failure(&rc, why);
     }
     if (out == OUT_NOT_STARTED) {
         snprintf(why, sizeof(why), "[not-started] %.480s", rc.start_error);
@@ -1273,8 +1308,12 @@ static void run_one(struct engine *e, struct work w)
             rc.log_failed = true;
             rc.log_errno = errno;
             out = OUT_STORE_FAILED;
-            snprintf(why, sizeof(why), "[error] cannot write the log: %s",
-                     strerror(rc.log_errno));
+            snprintf(why, sizeof(why), "[error] cannot write the log: %s; this execution is "
+                     "failed, and the job runs again on the next start", strerror(rc.log_errno));
+            /* Its lines may not be on disk: the record alone keeps the reason. */
+            pthread_mutex_lock(&e->mu);
+            snprintf(x->error, sizeof(x->error), "%.250s", why + 8);
+            pthread_mutex_unlock(&e->mu);
         }
         close(fd);
     }
@@ -1390,11 +1429,12 @@ static void commit_once(struct engine *e)
         for (size_t i = 0; i < nx; i++) {
             const struct exec *x = e->execs[i];
             xs[i] = (struct execution){x->id, e->jobs[x->job].id, e->dep_id, x->status,
-                                       x->started_at, x->finished_at, x->line_count};
+                                       x->started_at, x->finished_at, x->line_count, ""};
             meta[i].interrupted = x->interrupted;
             meta[i].pgid = x->pgid;
             meta[i].proc_start = x->proc_start;
             memcpy(meta[i].boot_id, x->boot_id, sizeof(meta[i].boot_id));
+            memcpy(meta[i].error, x->error, sizeof(meta[i].error));
         }
     }
     pthread_mutex_unlock(&e->mu);
@@ -1726,7 +1766,7 @@ static void append_lines(struct engine *e, struct exec *x, const char *const *ms
  * orphaned. It is ended (its whole group) before the job may run again, so
  * one job's command never runs twice at once. True when the job may run.
  */
-static bool recover_running(struct engine *e, struct exec *x)
+static bool recover_running(struct engine *e, struct exec *x, int how)
 {
     x->line_count = store_log_repair(e->store, e->dep_id, x->id);
     const char *msgs[2] = {"[interrupted] the engine ended (crash or kill) before this execution "
@@ -1735,9 +1775,6 @@ static bool recover_running(struct engine *e, struct exec *x)
     char line[300];
     bool may_run = true;
     if (x->pgid > 1) {
-        struct proc_ident id = {.pid = x->pgid, .start_time = x->proc_start};
-        snprintf(id.boot_id, sizeof(id.boot_id), "%s", x->boot_id);
-        int how = proc_end_group(&id, e->recovery_grace_ms);
         if (how > 0)
             snprintf(line, sizeof(line), "[recovery] ended surviving process group %d of the "
                      "interrupted execution (%s)", x->pgid,
@@ -1757,8 +1794,56 @@ static bool recover_running(struct engine *e, struct exec *x)
     return may_run;
 }
 
+/*
+ * Ends, all at once, the surviving groups of the executions a crash left
+ * running: one grace for all of them rather than one each. how[i] is
+ * proc_end_group's answer for st->execs[i] (0 when it had no group to end).
+ */
+static int *end_orphans(struct engine *e, const struct store_state *st)
+{
+    int *how = calloc(st->n_execs ? st->n_execs : 1, sizeof(*how));
+    struct proc_ident *ids = calloc(st->n_execs ? st->n_execs : 1, sizeof(*ids));
+    size_t *at = calloc(st->n_execs ? st->n_execs : 1, sizeof(*at));
+    if (!how || !ids || !at) {
+        free(how);
+        free(ids);
+        free(at);
+        return NULL;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < st->n_execs && !e->cfg.observe; i++) {
+        const struct store_exec *sx = &st->execs[i];
+        int ji = strmap_get(&e->names, sx->job_id);
+        if (ji < 0 || e->jobs[ji].is_group || sx->status != EXEC_RUNNING || sx->meta.pgid <= 1)
+            continue;
+        ids[n].pid = sx->meta.pgid;
+        ids[n].start_time = sx->meta.proc_start;
+        snprintf(ids[n].boot_id, sizeof(ids[n].boot_id), "%s", sx->meta.boot_id);
+        at[n++] = i;
+    }
+    int *res = calloc(n ? n : 1, sizeof(*res));
+    if (!res) {
+        free(how);
+        how = NULL;
+    } else {
+        proc_end_groups(ids, n, e->recovery_grace_ms, res);
+        for (size_t k = 0; k < n; k++)
+            how[at[k]] = res[k];
+    }
+    free(res);
+    free(ids);
+    free(at);
+    return how;
+}
+
 static int recover(struct engine *e, const struct store_state *st, struct error *err)
 {
+    /* Before anything else: no orphan may keep running while its job could start again. */
+    int *how = end_orphans(e, st);
+    if (!how) {
+        error_set(err, EXIT_FAILED, "out of memory");
+        return -1;
+    }
     for (size_t i = 0; i < st->n_jobs; i++) {
         const struct store_job *sj = &st->jobs[i];
         if (sj->is_group)
@@ -1788,6 +1873,7 @@ static int recover(struct engine *e, const struct store_state *st, struct error 
         /* Keep the recorded id: its log file is named after it. */
         struct exec *x = exec_new(e, ji, sx->started_at, sx->id);
         if (!x) {
+            free(how);
             error_set(err, EXIT_FAILED, "out of memory");
             return -1;
         }
@@ -1798,6 +1884,7 @@ static int recover(struct engine *e, const struct store_state *st, struct error 
         x->pgid = sx->meta.pgid;
         x->proc_start = sx->meta.proc_start;
         snprintf(x->boot_id, sizeof(x->boot_id), "%s", sx->meta.boot_id);
+        snprintf(x->error, sizeof(x->error), "%s", sx->meta.error);
         if (x->status == EXEC_RUNNING && e->cfg.observe) {
             /* index.json is not rewritten per line: the log knows more. */
             int64_t n = store_log_count(e->store, e->dep_id, x->id);
@@ -1805,7 +1892,7 @@ static int recover(struct engine *e, const struct store_state *st, struct error 
                 x->line_count = n;
         } else if (x->status == EXEC_RUNNING) {
             /* An interruption is not the job's failure: no retry is used up. */
-            bool may_run = recover_running(e, x);
+            bool may_run = recover_running(e, x, how[i]);
             struct ejob *J = &e->jobs[ji];
             if (J->status != JOB_SUCCEEDED) {
                 set_status(e, ji, may_run ? JOB_PENDING : JOB_FAILED);
@@ -1813,6 +1900,7 @@ static int recover(struct engine *e, const struct store_state *st, struct error 
             }
         }
     }
+    free(how);
     /* Successes on disk are committed: release them so dependents can run. */
     for (size_t t = 0; t < e->n_jobs; t++) {
         int ji = e->topo[t];
@@ -2522,8 +2610,10 @@ int engine_fill_snapshot(struct engine *e, struct snapshot *s, const char *watch
         const struct exec *x = e->execs[i];
         /* ids are immutable: the strings are copied after unlocking */
         s->executions[i] = (struct execution){x->id, NULL, NULL, x->status, x->started_at,
-                                              x->finished_at, x->line_count};
+                                              x->finished_at, x->line_count, ""};
         s->executions[i].job_id = e->jobs[x->job].id;
+        if (x->error[0])
+            ok = (s->executions[i].error = arena_strdup(a, x->error)) != NULL;
     }
     s->n_executions = ok ? nx : 0;
     s->has_deployment = true;
@@ -2552,7 +2642,9 @@ int engine_fill_snapshot(struct engine *e, struct snapshot *s, const char *watch
         for (size_t k = 0; ok && k < j->n_execs; k++) {
             const struct exec *x = e->execs[j->execs[j->n_execs - 1 - k]];
             d->executions[k] = (struct execution){x->id, j->id, NULL, x->status, x->started_at,
-                                                  x->finished_at, x->line_count};
+                                                  x->finished_at, x->line_count, ""};
+            if (x->error[0])
+                ok = (d->executions[k].error = arena_strdup(a, x->error)) != NULL;
         }
         if (ok && j->n_execs) {
             wlatest = e->execs[j->execs[j->n_execs - 1]];

@@ -19,16 +19,20 @@
  *     pending and runs again on the next start;
  *   - a crash (SIGKILL) leaves executions recorded running, with their
  *     child's process group, start time and boot id, which are on disk before
- *     the command may run; engine_new ends whatever is left of such a group
- *     (SIGTERM, then SIGKILL after recovery_grace_ms, "[recovery] ..." in the
- *     log) before the job may run again, so a command never runs twice at once;
+ *     the command may run; engine_new ends whatever is left of such groups
+ *     (SIGTERM to all, then SIGKILL to those left after one recovery_grace_ms,
+ *     "[recovery] ..." in the log) before the job may run again, so a command
+ *     never runs twice at once;
  *   - none of these use up a retry: only the job's own failures (non-zero
  *     exit, signal, timeout) count against `retries`.
  * Before a job starts its log is created and the state dir must have
  * store_reserve bytes free; a state dir that cannot record (read-only, full)
  * sets a sticky fault (snapshot source.error): nothing new starts, the job
  * stays pending, and an execution whose log could not be written ends
- * failed, its child killed, its recorded line count what is on disk. Job
+ * failed, its child killed, its recorded line count what is on disk, the
+ * reason in its record (execution.error, "error" in index.json) and, room
+ * permitting, as its last "[error]" line; its job goes back to pending and
+ * runs again on the next start without using a retry. Job
  * output past log_cap bytes is dropped and counted in one "[log-cap]" line.
  *
  * Threading: all public functions are thread-safe. Internal state sits under
@@ -72,8 +76,8 @@ struct engine_config {
  * Opens (or creates) the state dir, recovers it (running executions become
  * failed with an "[interrupted]" line, what their command left running is
  * ended, and their jobs run again without using a retry), and prepares the
- * jobs. May block while it ends such a group (recovery_grace_ms + 5 s at
- * most per group). Does not start anything. NULL with err filled on a
+ * jobs. May block while it ends such groups (recovery_grace_ms + 5 s at
+ * most, for all of them together). Does not start anything. NULL with err filled on a
  * corrupted or newer-format state dir (EXIT_USAGE, never overwritten), or
  * when another process holds it (EXIT_USAGE; observe never conflicts). The
  * activity feed is refilled from the tails of the newest execution logs.

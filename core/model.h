@@ -87,6 +87,7 @@ struct execution {
     int64_t started_at;
     int64_t finished_at;       /* 0 while running */
     int64_t line_count;
+    const char *error;         /* why the engine failed it (an unwritable log); NULL or "" */
 };
 
 struct log_line {

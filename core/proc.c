@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -222,12 +223,19 @@ static int group_members(const struct proc_ident *id)
     return n;
 }
 
-/* Waits up to ms for the group to have no live member; true when it has none. */
-static bool group_wait_gone(const struct proc_ident *id, int64_t ms)
+/* Waits up to ms until no group in ids[0..n) with live[i] set has a live member; clears live[i]
+ * of the groups that are gone. True when none is left. */
+static bool groups_wait_gone(const struct proc_ident *ids, bool *live, size_t n, int64_t ms)
 {
     int64_t until = mono_ms() + ms;
     for (;;) {
-        if (group_members(id) == 0)
+        bool any = false;
+        for (size_t i = 0; i < n; i++) {
+            if (live[i] && group_members(&ids[i]) == 0)
+                live[i] = false;
+            any = any || live[i];
+        }
+        if (!any)
             return true;
         if (mono_ms() >= until)
             return false;
@@ -235,21 +243,60 @@ static bool group_wait_gone(const struct proc_ident *id, int64_t ms)
     }
 }
 
-int proc_end_group(const struct proc_ident *id, int64_t grace_ms)
+void proc_end_groups(const struct proc_ident *ids, size_t n, int64_t grace_ms, int *how)
 {
     char boot[PROC_BOOT_ID_MAX];
-    if (id->pid <= 1 || id->start_time <= 0 || !id->boot_id[0])
-        return 0;
-    /* Another boot: every process of the old one is gone, and pids mean nothing. */
-    if (proc_boot_id(boot, sizeof(boot)) != 0 || strcmp(boot, id->boot_id) != 0)
-        return 0;
-    if (group_members(id) == 0)
-        return 0;
-    kill(-id->pid, SIGTERM);
-    if (group_wait_gone(id, grace_ms > 0 ? grace_ms : 5000))
-        return SIGTERM;
-    kill(-id->pid, SIGKILL);
-    return group_wait_gone(id, 5000) ? SIGKILL : -1;
+    bool have_boot = proc_boot_id(boot, sizeof(boot)) == 0;
+    bool *live = calloc(n ? n : 1, sizeof(*live));
+    size_t n_live = 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct proc_ident *id = &ids[i];
+        how[i] = 0;
+        /* Another boot: every process of the old one is gone, and pids mean nothing. */
+        if (id->pid <= 1 || id->start_time <= 0 || !id->boot_id[0] || !have_boot ||
+            strcmp(boot, id->boot_id) != 0 || group_members(id) == 0)
+            continue;
+        if (!live) {
+            /* No memory for the shared wait: this group alone, one after another. */
+            kill(-id->pid, SIGTERM);
+            bool one = true;
+            if (groups_wait_gone(id, &one, 1, grace_ms > 0 ? grace_ms : 5000)) {
+                how[i] = SIGTERM;
+                continue;
+            }
+            kill(-id->pid, SIGKILL);
+            how[i] = groups_wait_gone(id, &one, 1, 5000) ? SIGKILL : -1;
+            continue;
+        }
+        live[i] = true;
+        n_live++;
+        how[i] = SIGTERM;
+        kill(-id->pid, SIGTERM);
+    }
+    if (!live || n_live == 0) {
+        free(live);
+        return;
+    }
+    /* One grace for all of them, then SIGKILL to whatever is left, one wait again. */
+    if (!groups_wait_gone(ids, live, n, grace_ms > 0 ? grace_ms : 5000)) {
+        for (size_t i = 0; i < n; i++)
+            if (live[i]) {
+                how[i] = SIGKILL;
+                kill(-ids[i].pid, SIGKILL);
+            }
+        groups_wait_gone(ids, live, n, 5000);
+        for (size_t i = 0; i < n; i++)
+            if (live[i])
+                how[i] = -1;
+    }
+    free(live);
+}
+
+int proc_end_group(const struct proc_ident *id, int64_t grace_ms)
+{
+    int how;
+    proc_end_groups(id, 1, grace_ms, &how);
+    return how;
 }
 
 /*
@@ -260,15 +307,16 @@ int proc_end_group(const struct proc_ident *id, int64_t grace_ms)
 static void child_main(const struct proc_opts *o, char **env, int out_w, int err_w, int gate_r,
                        int ready_w)
 {
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
+    /* Handlers back to default while still blocked, so no inherited handler runs here. */
     struct sigaction dfl;
     memset(&dfl, 0, sizeof(dfl));
     dfl.sa_handler = SIG_DFL;
     for (int sig = 1; sig < NSIG; sig++)
         if (sig != SIGKILL && sig != SIGSTOP)
             sigaction(sig, &dfl, NULL);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
     if (setsid() < 0)
         _exit(126);
     /* The group exists now: signals to it reach this child from here on. */
@@ -320,10 +368,15 @@ static int spawn_child(const struct proc_opts *o, int out_w, int err_w, pid_t *p
         free(env);
         return -1;
     }
+    /* Everything blocked across fork: the child must not run a handler it inherited. */
+    sigset_t all, saved;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &saved);
     pid_t c = fork();
     if (c == 0)
         child_main(o, env, out_w, err_w, gate[0], ready[1]);
     int fe = errno;
+    pthread_sigmask(SIG_SETMASK, &saved, NULL);
     free(env);
     close(gate[0]);
     close(ready[1]);

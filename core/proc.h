@@ -96,5 +96,12 @@ int64_t proc_start_time(pid_t pid);
  * SIGKILL (the signal that ended it), or -1 (members survived SIGKILL).
  */
 int proc_end_group(const struct proc_ident *id, int64_t grace_ms);
+/*
+ * proc_end_group for n groups at once: SIGTERM to every live one first, one
+ * wait of grace_ms for all of them, then SIGKILL to those left, so recovery
+ * takes one grace however many orphans there are. how[i] gets what
+ * proc_end_group would return for ids[i].
+ */
+void proc_end_groups(const struct proc_ident *ids, size_t n, int64_t grace_ms, int *how);
 
 #endif

@@ -540,7 +540,8 @@ static bool check_name(struct loader *L, const char *what, const char *s, struct
 
 /*
  * A DNS name (RFC 1035 shape): at most 253 characters, dot-separated labels of
- * 1-63 letters, digits and hyphens, no label starting or ending with a hyphen.
+ * 1-63 letters, digits and hyphens, no label starting or ending with a hyphen;
+ * one trailing dot (an absolute name) is allowed and not counted in the 253.
  * The empty string means "not set". The value reaches files, URLs and screens.
  */
 static bool check_fqdn(struct loader *L, const char *s, struct mark where)
@@ -548,6 +549,8 @@ static bool check_fqdn(struct loader *L, const char *s, struct mark where)
     size_t n = strlen(s);
     if (n == 0)
         return true;
+    if (s[n - 1] == '.' && --n == 0)
+        return fail(L, where, "invalid fqdn \"%s\": empty label", q0(L, s));
     if (n > SPEC_FQDN_MAX)
         return fail(L, where, "fqdn is %zu characters long (at most %d)", n, SPEC_FQDN_MAX);
     size_t start = 0;

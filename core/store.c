@@ -581,6 +581,7 @@ static int load_index(const cJSON *root, const char *path, struct store_state *s
         x->meta.pgid = pg > 1 && pg < INT_MAX ? (int)pg : 0;
         x->meta.proc_start = jint(it, "procStart", 0);
         snprintf(x->meta.boot_id, sizeof(x->meta.boot_id), "%s", jstr(it, "bootId"));
+        snprintf(x->meta.error, sizeof(x->meta.error), "%s", jstr(it, "error"));
         if (!x->job_id) {
             error_set(err, EXIT_FAILED, "out of memory");
             return -1;
@@ -790,6 +791,8 @@ static void encode_exec(struct strbuf *sb, const struct execution *x,
         sb_printf(sb, ",\"pgid\":%d,\"procStart\":%lld", m->pgid, (long long)m->proc_start);
         put_str(sb, "bootId", m->boot_id);
     }
+    if (m && m->error[0])
+        put_str(sb, "error", m->error);
     sb_putc(sb, '}');
 }
 

@@ -14,7 +14,8 @@
  * carry our fields beside the wire's: "interrupted" (ended by the engine
  * stopping or dying, which does not count against retries) and the child's
  * "pgid", "procStart" and "bootId", with which a restart finds and ends a
- * command the crash left running. Field names are the wire's (WIRE §3). A file
+ * command the crash left running, and "error" (why the engine, not the job,
+ * failed it: a log it could not write). Field names are the wire's (WIRE §3). A file
  * that does not parse, or carries a newer formatVersion, is refused with a
  * message naming it (EXIT_USAGE) and is never written over.
  *
@@ -76,6 +77,7 @@ struct store_exec_meta {
     int pgid;                  /* the child's session and process group id; 0: none */
     int64_t proc_start;        /* its start time, field 22 of /proc/PID/stat */
     char boot_id[40];          /* the boot it ran in */
+    char error[256];           /* why the engine (not the job) failed it, "" when it did not */
 };
 
 struct store_exec {

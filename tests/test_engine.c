@@ -666,38 +666,55 @@ static bool file_exists(const char *p) { return access(p, F_OK) == 0; }
 
 Test(engine_store, failed_log_write_fails_the_execution, .timeout = 60)
 {
-    char dir[96], mark[160], yaml[600];
+    char dir[96], mark[160], yaml[900];
     tu_tmpdir("engine", dir, sizeof(dir));
     snprintf(mark, sizeof(mark), "%s-after", dir);
+    /* No retry: if the store's failure counted as the job's, it would end failed for good. */
     snprintf(yaml, sizeof(yaml),
              HEAD "groups:\n  - name: g\n    jobs:\n"
-                  "      - {name: writer, retries: 3, run: \"seq 1 100000; sleep 30\"}\n"
+                  "      - {name: writer, retries: 0, run: \"test -e %s.second || "
+                  "{ touch %s.second; seq 1 100000; sleep 30; }\"}\n"
                   "      - {name: after, dependsOn: [writer], run: \"touch %s\"}\n",
-             mark);
+             dir, dir, mark);
     struct spec *sp = load(yaml);
     fail_append_at = 1000;
+    appends = 0;
     store_set_fault_hook(fault_hook, NULL);
     struct engine *e = open_dir(sp, dir, 0);
     struct error err;
     int64_t t0 = mono_ms();
     cr_assert_eq(engine_start(e, &err), 0);
-    cr_assert(wait_status(e, "writer", JOB_FAILED));
+    struct snapshot *s = NULL;
+    int64_t until = mono_ms() + 20000;
+    for (;;) {
+        s = tu_snap(e, "writer");
+        if ((s->detail.n_executions == 1 && s->detail.executions[0].status == EXEC_FAILED) ||
+            mono_ms() > until)
+            break;
+        snapshot_release(s);
+        usleep(20 * 1000);
+    }
     /* The child was killed, not waited for (sleep 30). */
     cr_assert_lt(mono_ms() - t0, 15000);
     struct engine_progress p;
     engine_progress(e, &p);
     cr_assert(p.store_fault);
-    struct snapshot *s = tu_snap(e, "writer");
     cr_assert(strstr(s->source.error, "cannot write the log of writer"), "%s", s->source.error);
     cr_assert(strstr(s->source.error, "No space left on device"), "%s", s->source.error);
     cr_assert_eq(s->detail.n_executions, 1, "a store fault is retried, not the job's fault");
     cr_assert_eq(s->detail.executions[0].status, EXEC_FAILED);
-    /* On disk: whole lines only, as many as recorded. */
+    const char *why = s->detail.executions[0].error;
+    cr_assert(why && strstr(why, "cannot write the log: No space left on device"), "%s",
+              why ? why : "(null)");
+    cr_assert_eq(s->jobs[snapshot_find_job(s, "writer")].status, JOB_PENDING,
+                 "not the job's failure: it runs again on the next start");
+    /* On disk: whole lines only, as many as recorded, the reason last (the hook let it pass). */
     int64_t total = s->detail.executions[0].line_count;
-    cr_assert_eq(total, 999);
-    char path[512];
+    cr_assert_eq(total, 1000);
+    char path[512], first_id[33];
+    snprintf(first_id, sizeof(first_id), "%s", s->detail.executions[0].id);
     snprintf(path, sizeof(path), "%s/executions/%s/%s.log", dir, engine_deployment_id(e),
-             s->detail.executions[0].id);
+             first_id);
     char *data;
     size_t len;
     cr_assert_eq(read_file(path, 1 << 24, &data, &len), 0);
@@ -706,8 +723,12 @@ Test(engine_store, failed_log_write_fails_the_execution, .timeout = 60)
         nl += data[i] == '\n';
     cr_assert_eq(nl, total);
     cr_assert_eq(data[len - 1], '\n');
+    data[len - 1] = 0;
+    const char *last = strrchr(data, '\n');
+    cr_assert(last && strstr(last, "\"lineNumber\":1000") && strstr(last, "cannot write the log"),
+              "%s", last ? last : data);
     free(data);
-    cr_assert_eq(s->jobs[snapshot_find_job(s, "after")].status, JOB_FAILED); /* cascade */
+    cr_assert_eq(s->jobs[snapshot_find_job(s, "after")].status, JOB_PENDING);
     snapshot_release(s);
     /* A retry would only wait: it is refused while the state dir cannot record. */
     struct engine_result res;
@@ -716,8 +737,33 @@ Test(engine_store, failed_log_write_fails_the_execution, .timeout = 60)
     cr_assert(strstr(res.detail, "state dir cannot record"), "%s", res.detail);
     engine_free(e);
     cr_assert_not(file_exists(mark), "a dependent ran on a failed write");
-    spec_free(sp);
     store_set_fault_hook(NULL, NULL);
+
+    /* The fault is gone: the next start runs the job again, then its dependent. */
+    e = open_dir(sp, dir, 0);
+    cr_assert_eq(engine_start(e, &err), 0);
+    cr_assert(wait_status(e, "after", JOB_SUCCEEDED));
+    s = tu_snap(e, "writer");
+    cr_assert_eq(s->jobs[snapshot_find_job(s, "writer")].status, JOB_SUCCEEDED);
+    cr_assert_eq(s->detail.n_executions, 2);
+    cr_assert_eq(s->detail.executions[0].status, EXEC_SUCCEEDED);
+    cr_assert(s->detail.executions[0].error == NULL || !s->detail.executions[0].error[0]);
+    cr_assert_str_eq(s->detail.executions[1].id, first_id);
+    cr_assert_eq(s->detail.executions[1].status, EXEC_FAILED);
+    why = s->detail.executions[1].error;
+    cr_assert(why && strstr(why, "cannot write the log: No space left on device"),
+              "the reason survives a restart: %s", why ? why : "(null)");
+    snprintf(path, sizeof(path), "%s/executions/%s/index.json", dir, engine_deployment_id(e));
+    cr_assert_eq(read_file(path, 1 << 24, &data, &len), 0);
+    cr_assert(strstr(data, "\"error\":\"cannot write the log: No space left"), "%s", data);
+    free(data);
+    snapshot_release(s);
+    engine_free(e);
+    cr_assert(file_exists(mark));
+    unlink(mark);
+    snprintf(path, sizeof(path), "%s.second", dir);
+    unlink(path);
+    spec_free(sp);
     tu_rm_rf(dir);
 }
 

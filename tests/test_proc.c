@@ -386,6 +386,34 @@ Test(proc, end_group_terms_then_kills)
     cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
 }
 
+Test(proc, end_groups_share_one_grace)
+{
+    /* Three TERM-ignoring orphans and one that obeys: one grace for all, not one each. */
+    struct proc_ident ids[4];
+    pid_t c[4];
+    for (int i = 0; i < 3; i++)
+        c[i] = orphan_group("trap '' TERM; sleep 30 & sleep 30", &ids[i]);
+    c[3] = orphan_group("sleep 30 & sleep 30", &ids[3]);
+    int how[4];
+    int64_t t0 = mono_ms();
+    proc_end_groups(ids, 4, 600, how);
+    int64_t took = mono_ms() - t0;
+    cr_assert_geq(took, 600, "the TERM-ignoring groups had their grace");
+    cr_assert_lt(took, 1500, "one grace for all took %lld ms", (long long)took);
+    for (int i = 0; i < 3; i++)
+        cr_assert_eq(how[i], SIGKILL, "group %d", i);
+    cr_assert_eq(how[3], SIGTERM);
+    for (int i = 0; i < 4; i++) {
+        int st;
+        cr_assert_eq(waitpid(c[i], &st, 0), c[i]);
+        cr_assert(WIFSIGNALED(st));
+        cr_assert_eq(WTERMSIG(st), i < 3 ? SIGKILL : SIGTERM);
+    }
+    proc_end_groups(ids, 4, 200, how);
+    for (int i = 0; i < 4; i++)
+        cr_assert_eq(how[i], 0, "nothing of group %d is left", i);
+}
+
 Test(proc, end_group_leaves_strangers_alone)
 {
     struct proc_ident id;

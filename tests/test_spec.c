@@ -879,7 +879,11 @@ Test(spec_errors, fqdn_shape)
     expect_error("sovereign: {name: x, fqdn: a-.example.org}\n", 1, 28,
                  "a label starts or ends with '-'");
     expect_error("sovereign: {name: x, fqdn: a..example.org}\n", 1, 28, "empty label");
-    expect_error("sovereign: {name: x, fqdn: example.org.}\n", 1, 28, "empty label");
+    expect_error("sovereign: {name: x, fqdn: example.org..}\n", 1, 28, "empty label");
+    expect_error("sovereign: {name: x, fqdn: .example.org.}\n", 1, 28, "empty label");
+    expect_error("sovereign: {name: x, fqdn: \".\"}\n", 1, 28, "empty label");
+    expect_error("sovereign: {name: x, fqdn: a-.example.org.}\n", 1, 28,
+                 "a label starts or ends with '-'");
     expect_error("sovereign: {name: x, fqdn: a_b.example.org}\n", 1, 28,
                  "character 2 is not a letter");
     expect_error("sovereign:\n  name: x\n  fqdn: \"a b.org\"\n", 3, 9,
@@ -896,6 +900,11 @@ Test(spec_errors, fqdn_shape)
     struct error err;
     struct spec *s = load(yaml, &err);
     cr_assert_not_null(s, "%s", err.msg);
+    spec_free(s);
+    /* An absolute name: one trailing dot, kept as written. */
+    s = load("sovereign: {name: x, fqdn: omantel.example.com.}\n", &err);
+    cr_assert_not_null(s, "%s", err.msg);
+    cr_assert_str_eq(s->fqdn, "omantel.example.com.");
     spec_free(s);
 }
 
@@ -914,6 +923,18 @@ Test(spec_errors, fqdn_length)
     spec_free(s);
     name[253] = 'b';
     name[254] = 0;
+    snprintf(yaml, sizeof(yaml), "sovereign: {name: x, fqdn: %s}\n", name);
+    expect_error(yaml, 1, 28, "fqdn is 254 characters long (at most 253)");
+    /* The trailing dot of an absolute name is not counted. */
+    name[253] = '.';
+    snprintf(yaml, sizeof(yaml), "sovereign: {name: x, fqdn: %s}\n", name);
+    s = load(yaml, &err);
+    cr_assert_not_null(s, "%s", err.msg);
+    cr_assert_eq(strlen(s->fqdn), 254);
+    spec_free(s);
+    name[253] = 'b';
+    name[254] = '.';
+    name[255] = 0;
     snprintf(yaml, sizeof(yaml), "sovereign: {name: x, fqdn: %s}\n", name);
     expect_error(yaml, 1, 28, "fqdn is 254 characters long (at most 253)");
 

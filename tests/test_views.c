@@ -548,6 +548,15 @@ Test(views, job_detail_log_and_deps)
     rig_key(&r, s, 'k');
     rig_draw(&r, s);
     cr_assert(has(r.c, "resume tail (F)"));
+    /* The engine's own reason for failing an execution follows its line count. */
+    cr_assert(!has(r.c, "cannot write the log"));
+    cr_assert_gt(s->detail.n_executions, 0);
+    s->detail.executions[0].error = "cannot write the log: No space left on device";
+    rig_draw(&r, s);
+    int y = find_row(r.c, "cannot write the log: No space left on device");
+    cr_assert_geq(y, 0, "the execution's error is shown");
+    cr_assert(strstr(row(r.c, y), "lines"), "on the execution's row: %s", row(r.c, y));
+    s->detail.executions[0].error = NULL;
     rig_close(&r);
     snapshot_release(s);
 }

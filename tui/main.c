@@ -698,7 +698,9 @@ static int run_wait(struct source *src, struct engine *engine, const struct opti
     for (;;) {
         struct snapshot *s;
         if (engine) {
-            s = source_local_wait(src, gen, 500);
+            /* Never past the deadline: the timeout is told at once, before the jobs stop. */
+            int64_t left = deadline >= 0 ? deadline - mono_ms() : 500;
+            s = source_local_wait(src, gen, left < 0 ? 0 : left < 500 ? (int)left : 500);
         } else {
             s = source_snapshot(src);
             if (s && s->generation == gen) {

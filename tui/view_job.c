@@ -253,10 +253,12 @@ static void job_model(void *state, const struct snapshot *s, const struct view_c
                                                     : g->status[JOB_FAILED];
         canvas_glyph(c, y, 2, eg, er, 0);
         int64_t dur = vu_span(e->started_at, e->finished_at ? e->finished_at : ctx->now_ms);
-        canvas_printf(c, y, 4, -1, ROLE_NORMAL, 0, "%.12s  %-9s %s  %8s  %lld lines", e->id,
+        /* The engine's own reason (a log it could not write) follows, when it recorded one. */
+        bool why = e->error && e->error[0];
+        canvas_printf(c, y, 4, -1, ROLE_NORMAL, 0, "%.12s  %-9s %s  %8s  %lld lines%s%s", e->id,
                       exec_status_name(e->status), time_format_hms(e->started_at, b2, sizeof(b2)),
                       vu_duration(e->started_at ? dur : -1, g, b3, sizeof(b3)),
-                      (long long)e->line_count);
+                      (long long)e->line_count, why ? g->middot : "", why ? e->error : "");
         canvas_style(c, y, 4 + 14, 9, er, 0);
     }
     if (y >= c->h)

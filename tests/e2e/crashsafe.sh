@@ -207,7 +207,8 @@ sovereign: {name: full, fqdn: full.example.test, provider: hetzner, regions: [fs
 groups:
   - name: g
     jobs:
-      - {name: flood, run: "seq 1 200000; sleep 20"}
+      - name: flood
+        run: "test -e $tmp/flooded || { touch $tmp/flooded; seq 1 200000; sleep 20; }"
       - {name: after, dependsOn: [flood], run: "touch $tmp/after-ran"}
 EOF
 sd="$mnt/full"
@@ -234,6 +235,22 @@ st=$(jq -r '.executions[0].status' "$ix")
 [ "$st" = failed ] || fail "full: execution recorded $st, want failed"
 [ "$(jq '.executions[0].lineCount' "$ix")" = "$lines" ] ||
     fail "full: lineCount $(jq '.executions[0].lineCount' "$ix") but $lines lines on disk"
-[ "$(jq -r '.jobs[] | select(.jobName == "flood") | .status' "$ix")" = failed ] ||
-    fail "full: the job is not failed"
-echo "(d2) ok: full state dir, exit 3, execution $st, $lines whole lines on disk"
+# The reason is recorded twice: the log's last line (the space check left room) and the record.
+tail -n 1 "$log" | jq -e '.level == "ERROR" and (.message | startswith("[error] the log was"))' \
+    >/dev/null || fail "full: the log does not end with the reason: $(tail -n 1 "$log")"
+jq -e '.executions[0].error | contains("the log was stopped")' "$ix" >/dev/null ||
+    fail "full: index.json has no error for the execution"
+# Not the job's own failure: pending, and it runs again (no retry to use) once there is room.
+[ "$(jq -r '.jobs[] | select(.jobName == "flood") | .status' "$ix")" = pending ] ||
+    fail "full: the job is not pending"
+mount -o remount,size=16m "$mnt" || fail "cannot grow the file system"
+timeout 30 "$BIN" wait jobs --spec "$tmp/full.yaml" --state-dir "$sd" \
+    >"$tmp/d3.out" 2>"$tmp/d3.err"
+rc=$?
+[ "$rc" = 0 ] || { cat "$tmp/d3.err"; fail "full, then room: wait exit $rc, want 0"; }
+[ -e "$tmp/after-ran" ] || fail "full, then room: the dependent did not run"
+[ "$(jq '.executions | length' "$ix")" = 3 ] || fail "full, then room: not 3 executions"
+jq -e '.executions[0].error | contains("the log was stopped")' "$ix" >/dev/null ||
+    fail "full, then room: the first execution's reason was lost"
+echo "(d2) ok: full state dir, exit 3, execution $st, $lines whole lines on disk, the reason" \
+    "recorded; with room again the job ran without using a retry"
